@@ -1,0 +1,155 @@
+"""Tables in and out: reading CSV/Parquet, checking columns against a recorded schema,
+and fingerprinting training data. pandas is imported inside each function so that the
+CLI starts without it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import DataError, NotFoundError
+
+CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+
+
+class ExtraColumnsWarning(UserWarning):
+    """Input had columns the model does not use; they were ignored."""
+
+
+def read_table(path: str | Path) -> Any:
+    """Read a CSV or Parquet file into a DataFrame, with one-line errors for bad files."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise NotFoundError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in CSV_SUFFIXES:
+            df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        elif suffix in PARQUET_SUFFIXES:
+            df = pd.read_parquet(path)
+        else:
+            raise DataError(
+                f"cannot read {path.name}: unknown file type {suffix or '(none)'}; "
+                "use .csv, .tsv or .parquet"
+            )
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty: it needs a header row and at least one data row") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"cannot parse {path}: {_first_line(exc)}") from None
+    if len(df) == 0:
+        raise DataError(f"{path} has a header but no data rows")
+    dupes = df.columns[df.columns.duplicated()].tolist()
+    if dupes:
+        raise DataError(f"{path} has duplicated column names: {', '.join(map(str, dupes))}")
+    return df
+
+
+def write_table(df: Any, path: str | Path) -> None:
+    """Write a DataFrame as CSV or Parquet, chosen by the file suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        df.to_parquet(path, index=False)
+    elif suffix in CSV_SUFFIXES:
+        df.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+    else:
+        raise DataError(f"cannot write {path.name}: use a .csv, .tsv or .parquet file name")
+
+
+def as_frame(X: Any) -> Any:
+    """A numeric float DataFrame from a DataFrame or 2-D array; names non-numeric columns."""
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(X, pd.DataFrame):
+        arr = np.asarray(X)
+        if arr.ndim != 2:
+            raise DataError(f"expected a 2-D table of features, got an array of shape {arr.shape}")
+        X = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+    if X.shape[1] == 0:
+        raise DataError("the table has no feature columns")
+    columns = {}
+    for name in X.columns:
+        columns[name] = _numeric_column(X[name], name)
+    return pd.DataFrame(columns, index=X.index)
+
+
+def as_target(y: Any, n_rows: int) -> Any:
+    """A target Series of length ``n_rows`` with no missing values."""
+    import pandas as pd
+
+    y = y if isinstance(y, pd.Series) else pd.Series(y)
+    if len(y) != n_rows:
+        raise DataError(f"target has {len(y)} values but the features have {n_rows} rows")
+    if y.isna().any():
+        raise DataError(f"target column {y.name!r} has {int(y.isna().sum())} missing values; drop those rows")
+    return y
+
+
+def align(X: Any, feature_names: list[str]) -> Any:
+    """Select and order ``X``'s columns as the model saw them at fit, converting to numbers.
+
+    A missing column is an error naming it; extra columns are dropped with an
+    ``ExtraColumnsWarning``; column order does not matter.
+    """
+    import pandas as pd
+
+    if not isinstance(X, pd.DataFrame):
+        X = as_frame(X)
+        if X.shape[1] == len(feature_names):
+            X.columns = feature_names
+    missing = [c for c in feature_names if c not in X.columns]
+    if missing:
+        raise DataError(
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}: "
+            "the model was trained with it; add it to the input"
+        )
+    extra = [c for c in X.columns if c not in set(feature_names)]
+    if extra:
+        warnings.warn(
+            f"ignoring column{'s' if len(extra) > 1 else ''} the model does not use: "
+            f"{', '.join(map(str, extra))}",
+            ExtraColumnsWarning,
+            stacklevel=3,
+        )
+    return as_frame(X[list(feature_names)])
+
+
+def fingerprint(df: Any) -> dict[str, Any]:
+    """sha256 of a table's schema and values, its row count and its column types."""
+    import pandas as pd
+
+    schema = {str(c): str(t) for c, t in df.dtypes.items()}
+    digest = hashlib.sha256(json.dumps(schema, sort_keys=False).encode())
+    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return {"sha256": digest.hexdigest(), "rows": int(len(df)), "schema": schema}
+
+
+def _numeric_column(col: Any, name: Any) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+        return col.astype(float)
+    converted = pd.to_numeric(col, errors="coerce")
+    bad = converted.isna() & col.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"column {name!r} has a value that is not a number ({col.iloc[row]!r} in row {row + 1}); "
+            "encode it as numbers or drop the column"
+        )
+    return converted.astype(float)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,72 @@
+"""Every hook a zoo plugin can implement.
+
+A plugin is a module (or object) with functions marked ``@zoo.hookimpl`` whose
+names match the specs below. An implementation may accept a subset of a
+spec's arguments. Documented with exact signatures in ``docs/plugins.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+PROJECT = "zoo"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- Components: each hook receives ``register`` and calls it once per class ---
+
+
+@hookspec
+def register_predictors(register: Callable[[type], None]) -> None:
+    """Register predictor classes (subclasses of ``zoo.BaseMLModel``)."""
+
+
+@hookspec
+def register_detectors(register: Callable[[type], None]) -> None:
+    """Register anomaly-detector classes (subclasses of ``zoo.Detector``)."""
+
+
+@hookspec
+def register_calibrators(register: Callable[[type], None]) -> None:
+    """Register probability-calibrator classes (subclasses of ``zoo.Calibrator``)."""
+
+
+@hookspec
+def register_drift_tests(register: Callable[[type], None]) -> None:
+    """Register drift-test classes (subclasses of ``zoo.DriftTest``)."""
+
+
+@hookspec
+def register_monitors(register: Callable[[type], None]) -> None:
+    """Register monitor classes (subclasses of ``zoo.Monitor``)."""
+
+
+# --- Command line ---
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add click commands or groups to the ``zoo`` CLI group passed as ``cli``."""
+
+
+# --- Events: called after the fact; monitors implement these ---
+
+
+@hookspec
+def version_registered(registry: Any, version: dict[str, Any]) -> None:
+    """A version was committed to ``registry``; ``version`` is its row as ``Registry.get`` returns it."""
+
+
+@hookspec
+def batch_predicted(
+    registry: Any,
+    version: dict[str, Any] | None,
+    inputs: Any,
+    predictions: Any,
+    seconds: float,
+) -> None:
+    """A loaded model scored ``inputs`` (a DataFrame) into ``predictions`` in ``seconds``."""

@@ -1,0 +1,285 @@
+"""The base interfaces every component implements: predictors, detectors, calibrators,
+drift tests and monitors.
+
+They follow scikit-learn's conventions: ``__init__`` only stores its keyword arguments,
+``get_params``/``set_params`` come from the ``__init__`` signature, fitted state ends in
+``_`` and ``fit`` returns ``self``. A subclass declares class attributes ``component``
+(its qualified catalogue name, e.g. ``"sklearn.random_forest_classifier"``) and ``task``;
+the first line of its docstring is its description in the catalogue.
+
+Nothing here imports numpy or pandas at module level, so plugins can import these
+classes from their entry module without slowing ``zoo --help``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any, ClassVar
+
+KINDS = ("predictor", "detector", "calibrator", "drift_test", "monitor")
+
+
+class Component:
+    """Common base: parameters, catalogue metadata and persistence."""
+
+    kind: ClassVar[str] = ""
+    component: ClassVar[str] = ""
+    task: ClassVar[str] = ""
+    #: The artifact format ``save`` writes, shown in the catalogue ("skops", "xgboost-ubj", ...).
+    artifact_format: ClassVar[str] = ""
+
+    @classmethod
+    def param_defaults(cls) -> dict[str, Any]:
+        """The ``__init__`` keyword arguments and their defaults."""
+        params = {}
+        for name, p in inspect.signature(cls.__init__).parameters.items():
+            if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            params[name] = None if p.default is p.empty else p.default
+        return params
+
+    @classmethod
+    def description(cls) -> str:
+        """First line of the class docstring."""
+        doc = inspect.getdoc(cls) or ""
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+
+    def get_params(self, deep: bool = False) -> dict[str, Any]:
+        """Current values of the ``__init__`` parameters."""
+        return {name: getattr(self, name) for name in self.param_defaults()}
+
+    def set_params(self, **params: Any) -> Component:
+        """Set ``__init__`` parameters by name; unknown names raise ``ValueError``."""
+        valid = self.param_defaults()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(
+                    f"{self.component or type(self).__name__} has no parameter {key!r}; "
+                    f"valid: {', '.join(sorted(valid)) or 'none'}"
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = self.param_defaults()
+        changed = {k: v for k, v in self.get_params().items() if v != defaults.get(k)}
+        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        return f"{type(self).__name__}({args})"
+
+    # --- persistence: one artifact file plus a JSON-able metadata dict ---
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """JSON-able fitted metadata the registry stores beside the artifact."""
+        return {}
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted component to one file at ``path`` in a format that cannot run code."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement save()")
+
+    @classmethod
+    def load(cls, path: str | Path, metadata: dict[str, Any] | None = None) -> Component:
+        """Rebuild a fitted component from ``save``'s file and its ``metadata``."""
+        raise NotImplementedError(f"{cls.__name__} does not implement load()")
+
+
+class BaseMLModel(Component):
+    """A predictor: a classifier or a regressor trained on a table with a target column.
+
+    Subclasses implement ``_fit(X, y)``, ``_predict(X)``, and for classifiers
+    ``_predict_proba(X)``, plus ``save``/``load``. The public methods here take a
+    DataFrame, check its columns against the ones seen at fit, and keep the metadata
+    the registry needs.
+    """
+
+    kind = "predictor"
+    task = "classification"  # or "regression"
+
+    #: Set by the registry when a version is loaded; ``None`` for a fresh model.
+    model_name: str | None = None
+    model_version: int | None = None
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Columns seen at fit, in order."""
+        return list(getattr(self, "feature_names_in_", []))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"task": self.task, "feature_names": self.feature_names}
+        if hasattr(self, "classes_"):
+            meta["classes"] = [_plain(c) for c in self.classes_]
+        if hasattr(self, "target_name_"):
+            meta["target"] = self.target_name_
+        return meta
+
+    def _restore_metadata(self, metadata: dict[str, Any] | None) -> None:
+        import numpy as np
+
+        metadata = metadata or {}
+        if "feature_names" in metadata:
+            self.feature_names_in_ = np.asarray(metadata["feature_names"], dtype=object)
+        if "classes" in metadata:
+            self.classes_ = np.asarray(metadata["classes"])
+        if "target" in metadata:
+            self.target_name_ = metadata["target"]
+
+    def fit(self, X: Any, y: Any) -> BaseMLModel:
+        """Fit on feature table ``X`` and target ``y``; returns ``self``."""
+        from zoo.data import as_frame, as_target
+
+        X = as_frame(X)
+        y = as_target(y, len(X))
+        self.feature_names_in_ = X.columns.to_numpy(dtype=object)
+        self.target_name_ = str(y.name) if y.name is not None else "target"
+        if self.task == "classification":
+            import numpy as np
+
+            self.classes_ = np.unique(y.to_numpy())
+        self._fit(X, y)
+        return self
+
+    def predict(self, X: Any) -> Any:
+        """Predicted class labels or values, one per row."""
+        return self._predict(self._check(X))
+
+    def predict_proba(self, X: Any) -> Any:
+        """Class probabilities, one column per entry of ``classes_`` (classifiers only)."""
+        if self.task != "classification":
+            raise AttributeError(f"{self.component} is a {self.task} model: it has no predict_proba")
+        return self._predict_proba(self._check(X))
+
+    def validate(self, X: Any, y: Any) -> dict[str, float]:
+        """Score on labelled data: accuracy, ROC-AUC, F1 and log loss, or RMSE, MAE and R²."""
+        from zoo import metrics
+        from zoo.data import as_target
+
+        X = self._check(X)
+        y = as_target(y, len(X)).to_numpy()
+        if self.task == "classification":
+            return metrics.classification(y, self._predict_proba(X), self.classes_)
+        return metrics.regression(y, self._predict(X))
+
+    def _check(self, X: Any) -> Any:
+        from zoo.data import align
+
+        if not hasattr(self, "feature_names_in_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+        return align(X, self.feature_names)
+
+    # --- what a plugin implements ---
+
+    def _fit(self, X: Any, y: Any) -> None:
+        raise NotImplementedError
+
+    def _predict(self, X: Any) -> Any:
+        raise NotImplementedError
+
+    def _predict_proba(self, X: Any) -> Any:
+        raise NotImplementedError
+
+
+class Detector(Component):
+    """An unsupervised anomaly detector: ``score`` is higher for more anomalous rows.
+
+    ``fit`` learns ``threshold_`` so that a ``contamination`` share of the training rows
+    score above it; ``predict`` returns 1 for rows above the threshold. Training rows are
+    scored through the same ``_score`` as new rows, so a row scores the same either way.
+    """
+
+    kind = "detector"
+    task = "anomaly"
+
+    def fit(self, X: Any, y: Any = None) -> Detector:
+        """Fit on ``X`` (labels are ignored) and learn the contamination threshold."""
+        import numpy as np
+
+        from zoo.data import as_frame
+
+        X = as_frame(X)
+        self.feature_names_in_ = X.columns.to_numpy(dtype=object)
+        self._fit(X)
+        contamination = getattr(self, "contamination", 0.1)
+        scores = np.asarray(self._score(X), dtype=float)
+        self.threshold_ = float(np.quantile(scores, 1.0 - contamination))
+        return self
+
+    def score(self, X: Any) -> Any:
+        """Anomaly score per row, higher means more anomalous."""
+        from zoo.data import align
+
+        return self._score(align(X, list(self.feature_names_in_)))
+
+    def predict(self, X: Any) -> Any:
+        """1 for rows scoring above ``threshold_``, else 0."""
+        return (self.score(X) > self.threshold_).astype(int)
+
+    def explain(self, X: Any) -> Any:
+        """Each feature's share of each row's anomaly score (rows x features)."""
+        raise NotImplementedError(f"{self.component} does not explain its scores")
+
+    def _fit(self, X: Any) -> None:
+        raise NotImplementedError
+
+    def _score(self, X: Any) -> Any:
+        raise NotImplementedError
+
+
+class Calibrator(Component):
+    """Maps a classifier's scores to calibrated probabilities."""
+
+    kind = "calibrator"
+    task = "calibration"
+
+    def fit(self, scores: Any, y: Any) -> Calibrator:
+        """Learn the mapping from held-out ``scores`` and true labels ``y``."""
+        raise NotImplementedError
+
+    def transform(self, scores: Any) -> Any:
+        """Calibrated probabilities for ``scores``."""
+        raise NotImplementedError
+
+
+class DriftTest(Component):
+    """Tests whether ``current`` data departs from a ``reference`` sample."""
+
+    kind = "drift_test"
+    task = "drift"
+
+    def fit(self, reference: Any) -> DriftTest:
+        """Remember (a summary of) the reference data."""
+        raise NotImplementedError
+
+    def test(self, current: Any) -> dict[str, Any]:
+        """Per-feature ``statistic``, ``p_value`` and ``drift``, plus an overall ``drift`` verdict."""
+        raise NotImplementedError
+
+
+class Monitor(Component):
+    """Watches a deployed version: summarises batches and scores its health."""
+
+    kind = "monitor"
+    task = "monitoring"
+
+    def fit(self, reference: Any, predictions: Any = None) -> Monitor:
+        """Learn what healthy looks like from reference data (and its predictions)."""
+        raise NotImplementedError
+
+    def observe(self, X: Any, predictions: Any, y: Any = None) -> dict[str, Any]:
+        """Summarise one batch; returns at least a ``health`` score from 0 to 100."""
+        raise NotImplementedError
+
+
+BASES: dict[str, type[Component]] = {
+    "predictor": BaseMLModel,
+    "detector": Detector,
+    "calibrator": Calibrator,
+    "drift_test": DriftTest,
+    "monitor": Monitor,
+}
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars to Python scalars, for JSON."""
+    return value.item() if hasattr(value, "item") else value

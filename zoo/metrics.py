@@ -1,0 +1,73 @@
+"""Validation metrics in plain numpy, so the kernel does not depend on scikit-learn.
+Tests check each one against scikit-learn's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+_EPS = 1e-15
+
+
+def classification(y_true: Any, proba: Any, classes: Any) -> dict[str, float]:
+    """accuracy, roc_auc (one-vs-rest macro for multiclass), f1 (macro for multiclass), log_loss."""
+    y_true = np.asarray(y_true)
+    proba = np.asarray(proba, dtype=float)
+    classes = np.asarray(classes)
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    try:
+        y_idx = np.array([index[v] for v in y_true.tolist()])
+    except KeyError as exc:
+        raise ValueError(f"label {exc.args[0]!r} was not seen at fit") from None
+    pred_idx = proba.argmax(axis=1)
+    out = {"accuracy": float(np.mean(pred_idx == y_idx))}
+    present = np.unique(y_idx)
+    if len(classes) == 2:
+        out["roc_auc"] = roc_auc(y_idx == 1, proba[:, 1]) if len(present) == 2 else float("nan")
+        out["f1"] = _f1(y_idx == 1, pred_idx == 1)
+    else:
+        aucs = [roc_auc(y_idx == k, proba[:, k]) for k in present if 0 < np.sum(y_idx == k) < len(y_idx)]
+        out["roc_auc"] = float(np.mean(aucs)) if aucs else float("nan")
+        out["f1"] = float(np.mean([_f1(y_idx == k, pred_idx == k) for k in range(len(classes))]))
+    clipped = np.clip(proba / proba.sum(axis=1, keepdims=True), _EPS, 1 - _EPS)
+    out["log_loss"] = float(-np.mean(np.log(clipped[np.arange(len(y_idx)), y_idx])))
+    return out
+
+
+def regression(y_true: Any, y_pred: Any) -> dict[str, float]:
+    """rmse, mae and r2."""
+    y_true = np.asarray(y_true, dtype=float)
+    err = y_true - np.asarray(y_pred, dtype=float)
+    ss_tot = float(np.sum((y_true - y_true.mean()) ** 2))
+    return {
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mae": float(np.mean(np.abs(err))),
+        "r2": float(1.0 - np.sum(err**2) / ss_tot) if ss_tot > 0 else float("nan"),
+    }
+
+
+def roc_auc(positive: Any, score: Any) -> float:
+    """Area under the ROC curve: the Mann-Whitney U statistic with average ranks for ties."""
+    positive = np.asarray(positive, dtype=bool)
+    score = np.asarray(score, dtype=float)
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(score, kind="mergesort")
+    sorted_scores = score[order]
+    # Average rank over each run of tied scores.
+    new_run = np.r_[True, np.diff(sorted_scores) != 0]
+    run_id = np.cumsum(new_run) - 1
+    starts = np.flatnonzero(new_run)
+    ends = np.r_[starts[1:], len(score)]
+    ranks = np.empty(len(score))
+    ranks[order] = ((starts + ends + 1) / 2.0)[run_id]
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def _f1(truth: Any, pred: Any) -> float:
+    tp = float(np.sum(truth & pred))
+    denom = float(np.sum(truth) + np.sum(pred))
+    return 2 * tp / denom if denom else 0.0

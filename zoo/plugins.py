@@ -1,0 +1,191 @@
+"""The plugin manager: loads built-in and installed plugins, one at a time, and keeps a
+report of each so that a broken plugin is listed by ``zoo plugins`` instead of breaking
+the CLI.
+
+Controls (environment variables):
+
+- ``ZOO_LOAD_PLUGINS``: comma-separated entry-point names to load; empty loads none.
+  Unset loads every installed plugin.
+- ``ZOO_STRICT_PLUGINS=1``: any plugin failure raises ``PluginError`` (for CI).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pluggy
+
+from zoo import hookspecs
+from zoo.errors import PluginError
+
+ENTRY_POINT_GROUP = "zoo"
+#: Built-in plugins, registered exactly like installed ones.
+DEFAULT_PLUGINS = ("zoo.builtins",)
+
+
+@dataclass
+class PluginInfo:
+    """What ``zoo plugins`` reports about one plugin."""
+
+    name: str
+    version: str
+    distribution: str
+    builtin: bool = False
+    hooks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "broken" if self.error else "ok"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "distribution": self.distribution,
+            "builtin": self.builtin,
+            "status": self.status,
+            "hooks": self.hooks,
+            "error": self.error,
+        }
+
+
+class Plugins:
+    """A pluggy manager plus the load report of every plugin it tried."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self.strict = os.environ.get("ZOO_STRICT_PLUGINS", "") not in ("", "0")
+
+    # --- loading ---
+
+    def load_defaults(self) -> None:
+        from zoo import __version__
+
+        for module_name in DEFAULT_PLUGINS:
+            module = importlib.import_module(module_name)
+            self.register(module, name=module_name, version=__version__,
+                          distribution="zoo-ml", builtin=True)
+
+    def load_entry_points(self) -> None:
+        from importlib.metadata import entry_points
+
+        wanted = os.environ.get("ZOO_LOAD_PLUGINS")
+        names = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if names is not None and ep.name not in names:
+                continue
+            if ep.name in self.infos:
+                continue  # the same distribution seen twice on sys.path
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(
+                name=ep.name,
+                version=getattr(dist, "version", "") or "",
+                distribution=(dist.metadata["Name"] if dist is not None else "") or "",
+            )
+            try:
+                module = ep.load()
+            except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything on import
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                self._fail(info, f"import failed: {_describe(exc)}")
+                continue
+            self.register(module, name=ep.name, version=info.version,
+                          distribution=info.distribution)
+
+    def register(self, plugin: Any, name: str, version: str = "", distribution: str = "",
+                 builtin: bool = False) -> None:
+        """Register a plugin object (module or instance) under ``name``."""
+        info = PluginInfo(name=name, version=version, distribution=distribution, builtin=builtin)
+        try:
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+        except Exception as exc:
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            self._fail(info, _describe(exc))
+            return
+        info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+        self.infos[name] = info
+
+    def unregister(self, name: str) -> None:
+        """Remove a plugin by name (used by tests to drop throwaway plugins)."""
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin)
+        self.infos.pop(name, None)
+
+    def _fail(self, info: PluginInfo, error: str) -> None:
+        info.error = error
+        self.infos[info.name] = info
+        if self.strict:
+            raise PluginError(f"plugin {info.name!r} is broken: {error} (unset ZOO_STRICT_PLUGINS to skip it)")
+
+    # --- calling hooks one implementation at a time ---
+
+    def call_each(self, hook_name: str, kwargs_for: Callable[[str], dict[str, Any]]) -> None:
+        """Call every implementation of a registration hook with ``kwargs_for(plugin_name)``.
+
+        One that raises marks its plugin broken and the others still run.
+        """
+        for impl in self._impls(hook_name):
+            kwargs = kwargs_for(impl.plugin_name)
+            try:
+                impl.function(*[kwargs[a] for a in impl.argnames])
+            except Exception as exc:
+                self.mark_broken(impl.plugin_name, f"{hook_name} raised {_describe(exc)}")
+
+    def fire(self, hook_name: str, **kwargs: Any) -> None:
+        """Send an event hook to every plugin; a failing listener is warned about, never fatal."""
+        for impl in self._impls(hook_name):
+            try:
+                impl.function(*[kwargs[a] for a in impl.argnames])
+            except Exception as exc:
+                if self.strict:
+                    raise
+                warnings.warn(f"plugin {impl.plugin_name!r}: {hook_name} raised {_describe(exc)}",
+                              stacklevel=2)
+
+    def mark_broken(self, plugin_name: str, error: str) -> None:
+        """Record a plugin failure found after loading (a hook raised, a bad registration)."""
+        info = self.infos.setdefault(plugin_name, PluginInfo(plugin_name, "", ""))
+        if info.error:
+            info.error += f"; {error}"
+            return
+        self._fail(info, error)
+
+    def _impls(self, hook_name: str) -> list[Any]:
+        # pluggy calls the last-registered implementation first (trylast ones at the end).
+        return list(reversed(getattr(self.pm.hook, hook_name).get_hookimpls()))
+
+
+_plugins: Plugins | None = None
+
+
+def get_plugins() -> Plugins:
+    """The process-wide plugin manager, loaded on first use."""
+    global _plugins
+    if _plugins is None:
+        plugins = Plugins()
+        plugins.load_defaults()
+        if os.environ.get("ZOO_LOAD_PLUGINS") != "":
+            plugins.load_entry_points()
+        _plugins = plugins
+    return _plugins
+
+
+def reset() -> None:
+    """Forget the loaded plugins; the next ``get_plugins()`` loads them again."""
+    global _plugins
+    _plugins = None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
