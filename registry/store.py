@@ -1,0 +1,835 @@
+"""The model registry: versions of fitted components in one SQLite file, their artifacts in
+a content-addressed directory beside it (``<db dir>/<db stem>-artifacts/``).
+
+Refs name a version: ``"fraud"`` (latest), ``"fraud:3"``, ``"fraud@champion"``.
+
+Writes are short ``BEGIN IMMEDIATE`` transactions retried on "database is locked", so
+many processes can register into one file at once (WAL mode lets readers carry on).
+Artifact files are written before the rows that reference them and unlinked only after
+the rows are gone: a crash leaves at most an orphan file, which ``verify`` reports.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import random
+import re
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from registry import migrations
+from registry.artifacts import ArtifactStore
+from registry.query import KEY_PATTERN, compile_order_by, compile_where
+from zoo.errors import NotFoundError, ZooError
+
+T = TypeVar("T")
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+ALIAS_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
+KEY = re.compile(KEY_PATTERN)
+_REF = re.compile(r"(?P<name>[^:@]+)(?::(?P<version>[0-9]+)|@(?P<alias>[^:@]+))?")
+MAX_NAME = 128
+BUSY_TIMEOUT_MS = 30_000
+#: Extra attempts after SQLite gave up waiting for the write lock.
+BUSY_RETRIES = 5
+_NAME_RULE = ("letters, digits, '_', '.' and '-', starting with a letter or digit, "
+              f"at most {MAX_NAME} characters")
+
+
+class Registry:
+    """A local-first model registry in one SQLite file; a context manager closing it."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        """Open (creating if needed) the registry at ``path``.
+
+        ``None`` means ``$ZOO_REGISTRY``, else ``registry.db`` in the user data directory.
+        Pending schema migrations are applied.
+        """
+        if path is None:
+            path = os.environ.get("ZOO_REGISTRY") or _default_path()
+        self.path = Path(path).expanduser().absolute()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.artifacts = ArtifactStore(self.path.parent / f"{self.path.stem}-artifacts")
+        self._conn = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   isolation_level=None)
+        except sqlite3.Error as exc:
+            raise ZooError(f"cannot open the registry {self.path}: {exc}; "
+                           "check the path and its permissions") from None
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
+            if migrations.pending(conn):
+                self._retry_busy(lambda: migrations.apply(self.path))
+            unknown = [n for n in migrations.applied(conn) if n not in migrations.MIGRATION_NAMES]
+            if unknown:
+                raise ZooError(f"the registry {self.path} was upgraded by a newer zoo "
+                               f"(schema step {unknown[0]}); upgrade zoo to use it")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise ZooError(f"{self.path} is not a usable zoo registry ({exc}); "
+                           "point --registry or $ZOO_REGISTRY at another file") from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def close(self) -> None:
+        """Close the database connection (idempotent)."""
+        self._conn.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.path)!r})"
+
+    # --- writing ---
+
+    def register(
+        self,
+        name: str,
+        model: Any,
+        *,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        tags: dict[str, str] | None = None,
+        data: dict[str, Any] | None = None,
+        parents: list[str] | None = None,
+        relation: str = "parent",
+        description: str | None = None,
+        artifacts: dict[str, str | Path] | None = None,
+    ) -> dict[str, Any]:
+        """Store a fitted component as the next version of model ``name``; returns the version.
+
+        ``params`` default to ``model.get_params()``; ``data`` is a fingerprint from
+        ``zoo.data.fingerprint``; ``parents`` are refs recorded in the lineage with
+        ``relation``; ``artifacts`` are extra files by name (e.g. ``roc_curve.png``).
+        """
+        # Everything that can be refused is checked before a byte is written.
+        _check_name(name, "model name")
+        info = _component_info(model)
+        param_rows = [(k, *_encode_param(v)) for k, v in
+                      _checked_keys(model.get_params() if params is None else params, "param")]
+        metric_rows = [(k, _encode_metric(k, v)) for k, v in _checked_keys(metrics, "metric")]
+        tag_rows = [(k, str(v)) for k, v in _checked_keys(tags, "tag")]
+        data_sha, data_rows, data_schema = _encode_data(data)
+        metadata = _json(model.metadata, f"the metadata of {info.name}")
+        _check_key(relation, "lineage relation")
+        extra_files = _extra_artifacts(artifacts)
+        parent_refs = list(dict.fromkeys(parents or []))
+        with self._read() as conn:
+            for ref in parent_refs:
+                self._resolve(conn, ref)
+
+        with tempfile.TemporaryDirectory(prefix="zoo-register-") as tmp:
+            files = {"model": Path(tmp) / "model", **extra_files}
+            model.save(files["model"])
+            # Artifacts first: a crash from here on leaves an orphan file, never a row
+            # pointing at a missing file.
+            stored = {n: self.artifacts.put_file(p) for n, p in files.items()}
+
+            def insert(conn: sqlite3.Connection) -> int:
+                for artifact, (sha, _) in stored.items():
+                    # A concurrent delete may have unlinked an identical file meanwhile;
+                    # it does so holding the write lock, which we now hold.
+                    if not self.artifacts.exists(sha):
+                        self.artifacts.put_file(files[artifact])
+                lineage = []
+                for ref in parent_refs:
+                    parent = self._resolve(conn, ref)
+                    lineage.append((parent["id"], f"{parent['name']}:{parent['version']}"))
+                now = _now()
+                model_id, number = _allocate_version(conn, name, now)
+                conn.executemany(
+                    "INSERT OR IGNORE INTO artifacts (sha256, size, created_at) VALUES (?, ?, ?)",
+                    [(sha, size, now) for sha, size in stored.values()],
+                )
+                version_id = conn.execute(
+                    """INSERT INTO versions (model_id, version, component, kind, task, plugin,
+                           plugin_version, artifact_sha256, artifact_format, metadata,
+                           data_sha256, data_rows, data_schema, description, created_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [model_id, number, info.name, info.kind, info.task, info.plugin,
+                     info.plugin_version, stored["model"][0], info.artifact_format, metadata,
+                     data_sha, data_rows, data_schema, description, now],
+                ).lastrowid
+                conn.executemany(
+                    "INSERT INTO params (version_id, key, value, type) VALUES (?, ?, ?, ?)",
+                    [(version_id, *row) for row in param_rows],
+                )
+                conn.executemany("INSERT INTO metrics (version_id, key, value) VALUES (?, ?, ?)",
+                                 [(version_id, *row) for row in metric_rows])
+                conn.executemany(
+                    "INSERT INTO version_tags (version_id, key, value) VALUES (?, ?, ?)",
+                    [(version_id, *row) for row in tag_rows],
+                )
+                conn.executemany(
+                    "INSERT INTO version_artifacts (version_id, name, sha256) VALUES (?, ?, ?)",
+                    [(version_id, n, sha) for n, (sha, _) in stored.items()],
+                )
+                conn.executemany(
+                    """INSERT INTO lineage (version_id, parent_version_id, parent_ref, relation)
+                       VALUES (?, ?, ?, ?)""",
+                    [(version_id, pid, pref, relation) for pid, pref in lineage],
+                )
+                _audit(conn, "register", name, number, {
+                    "component": info.name, "plugin": info.plugin,
+                    "artifact_sha256": stored["model"][0],
+                })
+                return version_id
+
+            version_id = self._write(insert)
+
+        with self._read() as conn:
+            version = self._hydrate(conn, conn.execute(_SELECT + " WHERE v.id = ?",
+                                                       [version_id]).fetchall())[0]
+        from zoo.plugins import get_plugins
+
+        get_plugins().fire("version_registered", registry=self, version=version)
+        return version
+
+    def set_alias(self, name: str, alias: str, version: int) -> dict[str, Any]:
+        """Point ``name@alias`` at ``version``, creating or moving it; the move is recorded."""
+        _check_alias(alias)
+
+        def move(conn: sqlite3.Connection) -> dict[str, Any]:
+            target = self._resolve(conn, f"{name}:{_version_number(version)}")
+            current = conn.execute(
+                """SELECT v.version FROM aliases a JOIN versions v ON v.id = a.version_id
+                   WHERE a.model_id = ? AND a.alias = ?""", [target["model_id"], alias],
+            ).fetchone()
+            previous = current["version"] if current else None
+            result = {"name": name, "alias": alias, "version": target["version"],
+                      "ref": f"{name}:{target['version']}", "previous": previous}
+            if previous == target["version"]:
+                return result
+            now = _now()
+            conn.execute(
+                """INSERT INTO aliases (model_id, alias, version_id, updated_at)
+                   VALUES (?, ?, ?, ?) ON CONFLICT (model_id, alias) DO UPDATE
+                   SET version_id = excluded.version_id, updated_at = excluded.updated_at""",
+                [target["model_id"], alias, target["id"], now],
+            )
+            _alias_moved(conn, target["model_id"], alias, previous, target["version"], now)
+            _audit(conn, "set_alias", name, target["version"], {"alias": alias, "from": previous})
+            return result
+
+        return self._write(move)
+
+    def remove_alias(self, name: str, alias: str) -> None:
+        """Remove ``name@alias``; the removal is recorded in its history."""
+
+        def remove(conn: sqlite3.Connection) -> None:
+            row = self._resolve(conn, f"{name}@{alias}")
+            conn.execute("DELETE FROM aliases WHERE model_id = ? AND alias = ?",
+                         [row["model_id"], alias])
+            now = _now()
+            _alias_moved(conn, row["model_id"], alias, row["version"], None, now)
+            _audit(conn, "remove_alias", name, row["version"], {"alias": alias})
+
+        self._write(remove)
+
+    def tag(self, ref: str, tags: dict[str, str | None]) -> None:
+        """Set tags on a model (bare ``name``) or on a version (``name:3``, ``name@x``).
+
+        A value of ``None`` removes that tag.
+        """
+        name, number, alias = _parse_ref(ref)
+        pairs = [(k, None if v is None else str(v)) for k, v in _checked_keys(tags, "tag")]
+        if not pairs:
+            return
+
+        def apply(conn: sqlite3.Connection) -> None:
+            if number is None and alias is None:
+                model_id = owner_id = self._model_row(conn, name)["id"]
+                table, owner, version = "model_tags", "model_id", None
+            else:
+                row = self._resolve(conn, ref)
+                model_id, owner_id, version = row["model_id"], row["id"], row["version"]
+                table, owner = "version_tags", "version_id"
+            for key, value in pairs:
+                if value is None:
+                    conn.execute(f"DELETE FROM {table} WHERE {owner} = ? AND key = ?",
+                                 [owner_id, key])
+                else:
+                    conn.execute(
+                        f"""INSERT INTO {table} ({owner}, key, value) VALUES (?, ?, ?)
+                            ON CONFLICT ({owner}, key) DO UPDATE SET value = excluded.value""",
+                        [owner_id, key, value],
+                    )
+            conn.execute("UPDATE models SET updated_at = ? WHERE id = ?", [_now(), model_id])
+            _audit(conn, "tag_model" if version is None else "tag_version", name, version,
+                   {"tags": dict(pairs)})
+
+        self._write(apply)
+
+    def delete(self, ref: str) -> dict[str, Any]:
+        """Delete a whole model (bare ``name``) or one version; returns what was deleted.
+
+        Aliases pointing at deleted versions go too (recorded in their history). Artifact
+        files no other version uses are unlinked after the rows are committed.
+        """
+        name, number, alias = _parse_ref(ref)
+        whole_model = number is None and alias is None
+
+        def remove(conn: sqlite3.Connection) -> dict[str, Any]:
+            model = self._model_row(conn, name)
+            if whole_model:
+                rows = conn.execute("SELECT id, version FROM versions WHERE model_id = ? "
+                                    "ORDER BY version", [model["id"]]).fetchall()
+            else:
+                rows = [self._resolve(conn, ref)]
+            ids = json.dumps([r["id"] for r in rows])
+            aliases = conn.execute(
+                """SELECT a.alias, v.version FROM aliases a JOIN versions v ON v.id = a.version_id
+                   WHERE a.version_id IN (SELECT value FROM json_each(?)) ORDER BY a.alias""",
+                [ids],
+            ).fetchall()
+            shas = [r[0] for r in conn.execute(
+                """SELECT DISTINCT sha256 FROM version_artifacts
+                   WHERE version_id IN (SELECT value FROM json_each(?))""", [ids])]
+            now = _now()
+            if whole_model:
+                conn.execute("DELETE FROM models WHERE id = ?", [model["id"]])  # cascades
+            else:
+                for a in aliases:
+                    _alias_moved(conn, model["id"], a["alias"], a["version"], None, now)
+                conn.execute("DELETE FROM versions WHERE id IN (SELECT value FROM json_each(?))",
+                             [ids])
+                conn.execute("UPDATE models SET updated_at = ? WHERE id = ?", [now, model["id"]])
+            unused = [sha for sha in shas if conn.execute(
+                "SELECT 1 FROM version_artifacts WHERE sha256 = ? LIMIT 1", [sha]
+            ).fetchone() is None]
+            conn.executemany("DELETE FROM artifacts WHERE sha256 = ?", [(s,) for s in unused])
+            result = {
+                "model": name,
+                "model_deleted": whole_model,
+                "versions": [r["version"] for r in rows],
+                "refs": [f"{name}:{r['version']}" for r in rows],
+                "aliases": [a["alias"] for a in aliases],
+                "artifacts_removed": unused,
+            }
+            _audit(conn, "delete_model" if whole_model else "delete_version", name,
+                   None if whole_model else rows[0]["version"],
+                   {k: result[k] for k in ("refs", "aliases", "artifacts_removed")})
+            return result
+
+        result = self._write(remove)
+        for sha in result["artifacts_removed"]:
+            self._unlink_unreferenced(sha)
+        return result
+
+    def _unlink_unreferenced(self, sha: str) -> None:
+        # Under the write lock, so a concurrent register of identical bytes either
+        # committed its row first (we keep the file) or re-creates the file after us.
+        def unlink(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM artifacts WHERE sha256 = ?", [sha]).fetchone() is None:
+                self.artifacts.remove(sha)
+
+        self._write(unlink)
+
+    # --- reading ---
+
+    def get(self, ref: str) -> dict[str, Any]:
+        """The version a ref names: ``"name"`` (latest), ``"name:3"`` or ``"name@alias"``."""
+        with self._read() as conn:
+            return self._hydrate(conn, [self._resolve(conn, ref)])[0]
+
+    def load(self, ref: str) -> Any:
+        """The fitted component of a version, after checking its artifact's sha256."""
+        from zoo.catalogue import build_catalogue
+
+        version = self.get(ref)
+        try:
+            info = build_catalogue().get(version["component"])
+        except NotFoundError:
+            raise NotFoundError(
+                f"{version['ref']} needs component {version['component']} from plugin "
+                f"{version['plugin']!r}, which is not installed: install that plugin"
+            ) from None
+        # Verify before deserialising: never hand tampered bytes to a loader.
+        path = self.artifacts.open_verified(version["artifact_sha256"], version["ref"])
+        model = info.cls.load(path, version["metadata"])
+        model.model_name = version["name"]
+        model.model_version = version["version"]
+        return model
+
+    def models(self) -> list[dict[str, Any]]:
+        """Every model with its version count, latest version, aliases and tags, by name."""
+        with self._read() as conn:
+            rows = conn.execute(
+                """SELECT mo.*, COUNT(v.id) AS n_versions, MAX(v.version) AS latest
+                   FROM models mo LEFT JOIN versions v ON v.model_id = mo.id
+                   GROUP BY mo.id ORDER BY mo.name"""
+            ).fetchall()
+            aliases = _grouped(conn.execute(
+                """SELECT a.model_id, a.alias, v.version FROM aliases a
+                   JOIN versions v ON v.id = a.version_id ORDER BY a.alias"""))
+            tags = _grouped(conn.execute(
+                "SELECT model_id, key, value FROM model_tags ORDER BY key"))
+        return [
+            {
+                "name": r["name"],
+                "versions": r["n_versions"],
+                "latest": r["latest"],
+                "aliases": dict(aliases.get(r["id"], [])),
+                "tags": dict(tags.get(r["id"], [])),
+                "created_at": r["created_at"],
+                "updated_at": r["updated_at"],
+                "description": r["description"],
+            }
+            for r in rows
+        ]
+
+    def versions(
+        self,
+        name: str | None = None,
+        where: str | None = None,
+        order_by: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Versions of model ``name`` (of all models when None), filtered and sorted.
+
+        ``where`` and ``order_by`` use the language in ``registry.query``, e.g.
+        ``where="metrics.auc > 0.9 and tags.team = 'growth'"``, ``order_by="-metrics.auc"``.
+        Default order: name, then version.
+        """
+        where_sql, params = compile_where(where)
+        order_terms, order_params = compile_order_by(order_by)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 0):
+            raise ZooError(f"limit must be a whole number ≥ 0, got {limit!r}")
+        sql = f"{_SELECT} WHERE ({where_sql})"
+        with self._read() as conn:
+            if name is not None:
+                sql += " AND v.model_id = ?"
+                params.append(self._model_row(conn, name)["id"])
+            sql += " ORDER BY " + ", ".join([*order_terms, "mo.name", "v.version"]) + " LIMIT ?"
+            params += [*order_params, -1 if limit is None else limit]
+            return self._hydrate(conn, conn.execute(sql, params).fetchall())
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[dict[str, Any]]:
+        """Every move of the model's aliases (or of one alias), oldest first."""
+        with self._read() as conn:
+            model = self._model_row(conn, name)
+            sql = ("SELECT alias, from_version, to_version, changed_at FROM alias_history "
+                   "WHERE model_id = ?")
+            params: list[Any] = [model["id"]]
+            if alias is not None:
+                sql += " AND alias = ?"
+                params.append(alias)
+            return [dict(r) for r in conn.execute(sql + " ORDER BY id", params)]
+
+    def lineage(self, ref: str) -> dict[str, Any]:
+        """The version plus ``parents``: each parent's own lineage with its ``relation``.
+
+        A deleted parent appears as ``{"ref", "relation", "deleted": True}``.
+        """
+        with self._read() as conn:
+            return self._lineage(conn, self._resolve(conn, ref), ())
+
+    def _lineage(self, conn: sqlite3.Connection, row: sqlite3.Row,
+                 path: tuple[int, ...]) -> dict[str, Any]:
+        node = self._hydrate(conn, [row])[0]
+        path = (*path, row["id"])
+        parents = []
+        for link in conn.execute(
+            """SELECT parent_version_id, parent_ref, relation FROM lineage
+               WHERE version_id = ? ORDER BY rowid""", [row["id"]]
+        ).fetchall():
+            pid = link["parent_version_id"]
+            if pid is None or pid in path:  # deleted (or, defensively, a cycle)
+                parents.append({"ref": link["parent_ref"], "relation": link["relation"],
+                                "deleted": pid is None})
+                continue
+            parent_row = conn.execute(_SELECT + " WHERE v.id = ?", [pid]).fetchone()
+            parent = self._lineage(conn, parent_row, path)
+            parent["relation"] = link["relation"]
+            parents.append(parent)
+        node["parents"] = parents
+        return node
+
+    def verify(self) -> dict[str, Any]:
+        """Re-hash every artifact; report corrupted and missing ones and orphan files."""
+        with self._read() as conn:
+            shas = [r[0] for r in conn.execute("SELECT sha256 FROM artifacts ORDER BY sha256")]
+            refs: dict[str, list[str]] = {}
+            for r in conn.execute(
+                """SELECT va.sha256, mo.name, v.version, va.name AS artifact
+                   FROM version_artifacts va JOIN versions v ON v.id = va.version_id
+                   JOIN models mo ON mo.id = v.model_id ORDER BY mo.name, v.version, va.name"""
+            ):
+                ref = f"{r['name']}:{r['version']}"
+                refs.setdefault(r["sha256"], []).append(
+                    ref if r["artifact"] == "model" else f"{ref}/{r['artifact']}")
+        report: dict[str, Any] = {"checked": len(shas), "ok": 0, "corrupted": [], "missing": [],
+                                  "orphans": []}
+        for sha in shas:
+            entry = {"sha256": sha, "refs": refs.get(sha, [])}
+            if not self.artifacts.exists(sha):
+                report["missing"].append(entry)
+            elif not self.artifacts.verify(sha):
+                report["corrupted"].append(entry)
+            else:
+                report["ok"] += 1
+        known = set(shas)
+        report["orphans"] = [str(p) for p in self.artifacts.iter_files()
+                             if self.artifacts.sha_of(p) not in known]
+        return report
+
+    def audit(self, name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The audit log, newest first (of one model when ``name`` is given)."""
+        sql = "SELECT id, at, action, model, version, details FROM audit"
+        params: list[Any] = []
+        if name is not None:
+            sql += " WHERE model = ?"
+            params.append(name)
+        with self._read() as conn:
+            rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
+        return [{**dict(r), "details": json.loads(r["details"]) if r["details"] else None}
+                for r in rows]
+
+    # --- internals ---
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        # One read transaction: several queries see one consistent snapshot.
+        conn = self._conn
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one write transaction, retried as a whole if SQLite stays busy."""
+        conn = self._conn
+
+        def attempt() -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+                return result
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        return self._retry_busy(attempt)
+
+    def _retry_busy(self, fn: Callable[[], T]) -> T:
+        # busy_timeout already waits 30 s for the lock; this covers the cases where
+        # SQLite reports busy without waiting (e.g. WAL recovery by another process).
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                text = str(exc)
+                if "locked" not in text and "busy" not in text:
+                    raise
+                if attempt == BUSY_RETRIES:
+                    raise ZooError(f"the registry {self.path} stayed locked by another process; "
+                                   "try again when it has finished") from None
+                time.sleep(random.uniform(0.01, 0.05 * 2**attempt))  # jitter de-synchronises
+        raise AssertionError("unreachable")
+
+    def _model_row(self, conn: sqlite3.Connection, name: str) -> sqlite3.Row:
+        row = conn.execute("SELECT * FROM models WHERE name = ?", [name]).fetchone()
+        if row is None:
+            names = [r[0] for r in conn.execute("SELECT name FROM models")]
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = (f"did you mean {close[0]!r}?" if close else
+                    "`zoo models` lists them" if names else "the registry is empty")
+            raise NotFoundError(f"no model named {name!r}: {hint}")
+        return row
+
+    def _resolve(self, conn: sqlite3.Connection, ref: str) -> sqlite3.Row:
+        """The versions row (plus the model name) a ref names, or a NotFoundError."""
+        name, number, alias = _parse_ref(ref)
+        model = self._model_row(conn, name)
+        latest = conn.execute("SELECT MAX(version) FROM versions WHERE model_id = ?",
+                              [model["id"]]).fetchone()[0]
+        if alias is not None:
+            row = conn.execute(
+                _SELECT + " JOIN aliases a ON a.version_id = v.id "
+                "WHERE a.model_id = ? AND a.alias = ?", [model["id"], alias],
+            ).fetchone()
+            if row is None:
+                known = [r[0] for r in conn.execute(
+                    "SELECT alias FROM aliases WHERE model_id = ? ORDER BY alias", [model["id"]])]
+                listing = f"aliases: {', '.join(known)}" if known else "it has no aliases"
+                raise NotFoundError(f"{name} has no alias {alias!r} ({listing})")
+            return row
+        if latest is None:
+            raise NotFoundError(f"{name} has no versions: register one, or delete the model")
+        row = conn.execute(_SELECT + " WHERE v.model_id = ? AND v.version = ?",
+                           [model["id"], latest if number is None else number]).fetchone()
+        if row is None:
+            raise NotFoundError(f"{name} has no version {number} (latest is {latest})")
+        return row
+
+    def _hydrate(self, conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+        """Version dicts for ``_SELECT`` rows, with their children fetched in one query each."""
+        ids = json.dumps([r["id"] for r in rows])
+
+        def children(sql: str) -> dict[int, list[tuple]]:
+            return _grouped(conn.execute(sql.format(ids="(SELECT value FROM json_each(?))"),
+                                         [ids]))
+
+        params = children("SELECT version_id, key, value, type FROM params "
+                          "WHERE version_id IN {ids} ORDER BY key")
+        metrics = children("SELECT version_id, key, value FROM metrics "
+                           "WHERE version_id IN {ids} ORDER BY key")
+        tags = children("SELECT version_id, key, value FROM version_tags "
+                        "WHERE version_id IN {ids} ORDER BY key")
+        aliases = children("SELECT version_id, alias FROM aliases "
+                           "WHERE version_id IN {ids} ORDER BY alias")
+        files = children("SELECT version_id, name, sha256 FROM version_artifacts "
+                         "WHERE version_id IN {ids} ORDER BY name != 'model', name")
+        parents = children("SELECT version_id, parent_ref, relation FROM lineage "
+                           "WHERE version_id IN {ids} ORDER BY rowid")
+        out = []
+        for r in rows:
+            vid = r["id"]
+            out.append({
+                "id": vid,
+                "name": r["name"],
+                "version": r["version"],
+                "ref": f"{r['name']}:{r['version']}",
+                "component": r["component"],
+                "kind": r["kind"],
+                "task": r["task"],
+                "plugin": r["plugin"],
+                "plugin_version": r["plugin_version"],
+                "artifact_sha256": r["artifact_sha256"],
+                "artifact_format": r["artifact_format"],
+                "artifacts": dict(files.get(vid, [])),
+                "metadata": json.loads(r["metadata"]),
+                "params": {k: _decode_param(v, t) for k, v, t in params.get(vid, [])},
+                "metrics": {k: float("nan") if v is None else v for k, v in metrics.get(vid, [])},
+                "tags": dict(tags.get(vid, [])),
+                "aliases": [a for (a,) in aliases.get(vid, [])],
+                "data": None if r["data_sha256"] is None else {
+                    "sha256": r["data_sha256"],
+                    "rows": r["data_rows"],
+                    "schema": json.loads(r["data_schema"]) if r["data_schema"] else {},
+                },
+                "parents": [{"ref": ref, "relation": rel} for ref, rel in parents.get(vid, [])],
+                "description": r["description"],
+                "created_at": r["created_at"],
+            })
+        return out
+
+
+# Every version query starts here, so _hydrate always gets the same columns.
+_SELECT = "SELECT v.*, mo.name AS name FROM versions v JOIN models mo ON mo.id = v.model_id"
+
+
+def _default_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("zoo")) / "registry.db"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _allocate_version(conn: sqlite3.Connection, name: str, now: str) -> tuple[int, int]:
+    """The model's id (creating the row) and its next version number.
+
+    Numbers come from ``models.last_version``, so a deleted version's number is never
+    handed out again: ``fraud:3`` always means the same bytes.
+    """
+    row = conn.execute("SELECT id, last_version FROM models WHERE name = ?", [name]).fetchone()
+    if row is None:
+        model_id = conn.execute(
+            "INSERT INTO models (name, created_at, updated_at) VALUES (?, ?, ?)", [name, now, now]
+        ).lastrowid
+        last = 0
+    else:
+        model_id, last = row["id"], row["last_version"]
+    highest = conn.execute("SELECT COALESCE(MAX(version), 0) FROM versions WHERE model_id = ?",
+                           [model_id]).fetchone()[0]
+    number = max(last, highest) + 1
+    conn.execute("UPDATE models SET last_version = ?, updated_at = ? WHERE id = ?",
+                 [number, now, model_id])
+    return model_id, number
+
+
+def _alias_moved(conn: sqlite3.Connection, model_id: int, alias: str, from_version: int | None,
+                 to_version: int | None, now: str) -> None:
+    conn.execute(
+        """INSERT INTO alias_history (model_id, alias, from_version, to_version, changed_at)
+           VALUES (?, ?, ?, ?, ?)""", [model_id, alias, from_version, to_version, now],
+    )
+    conn.execute("UPDATE models SET updated_at = ? WHERE id = ?", [now, model_id])
+
+
+def _audit(conn: sqlite3.Connection, action: str, model: str | None, version: int | None,
+           details: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO audit (at, action, model, version, details) VALUES (?, ?, ?, ?, ?)",
+        [_now(), action, model, version, json.dumps(details, default=repr)],
+    )
+
+
+def _grouped(cursor: sqlite3.Cursor) -> dict[Any, list[tuple]]:
+    """Rows keyed by their first column, the rest of each row as a tuple."""
+    out: dict[Any, list[tuple]] = {}
+    for row in cursor:
+        out.setdefault(row[0], []).append(tuple(row[1:]))
+    return out
+
+
+def _parse_ref(ref: str) -> tuple[str, int | None, str | None]:
+    match = _REF.fullmatch(ref) if isinstance(ref, str) else None
+    if match is None or not NAME_PATTERN.fullmatch(match["name"]):
+        raise ZooError(f"invalid reference {ref!r}: use NAME, NAME:VERSION or NAME@ALIAS, "
+                       "e.g. fraud, fraud:3 or fraud@champion")
+    version = int(match["version"]) if match["version"] else None
+    return match["name"], version, match["alias"]
+
+
+def _check_name(name: Any, what: str) -> None:
+    if not isinstance(name, str) or len(name) > MAX_NAME or not NAME_PATTERN.fullmatch(name):
+        raise ZooError(f"invalid {what} {name!r}: use {_NAME_RULE}")
+
+
+def _check_alias(alias: Any) -> None:
+    if not isinstance(alias, str) or len(alias) > MAX_NAME or not ALIAS_PATTERN.fullmatch(alias):
+        raise ZooError(f"invalid alias {alias!r}: use letters, digits, '_', '.' and '-', "
+                       "starting with a letter (e.g. champion)")
+
+
+def _check_key(key: Any, what: str) -> None:
+    if not isinstance(key, str) or len(key) > MAX_NAME or not KEY.fullmatch(key):
+        raise ZooError(f"invalid {what} {key!r}: use letters, digits, '_', '.' and '-', "
+                       "starting with a letter or '_', so that --where can name it")
+
+
+def _checked_keys(values: dict[str, Any] | None, what: str) -> list[tuple[str, Any]]:
+    if values is None:
+        return []
+    if not isinstance(values, dict):
+        raise ZooError(f"{what}s must be a dict of name to value, got {type(values).__name__}")
+    for key in values:
+        _check_key(key, f"{what} name")
+    return list(values.items())
+
+
+def _version_number(version: Any) -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ZooError(f"invalid version {version!r}: versions are whole numbers from 1")
+    return version
+
+
+def _component_info(model: Any) -> Any:
+    from zoo.catalogue import build_catalogue
+    from zoo.interfaces import Component
+
+    if not isinstance(model, Component):
+        raise ZooError(f"cannot register a {type(model).__name__}: the registry stores zoo "
+                       "components; wrap the model in a plugin's component class")
+    catalogue = build_catalogue()
+    return catalogue.get(catalogue.name_of(model))
+
+
+def _encode_param(value: Any) -> tuple[Any, str]:
+    """A param as (SQLite value, type): numbers stay numbers so --where compares them."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str, bytes)):
+        try:
+            value = value.item()  # numpy scalar -> Python scalar
+        except (TypeError, ValueError):
+            pass
+    if value is None:
+        return None, "null"
+    if isinstance(value, bool):
+        return int(value), "bool"
+    if isinstance(value, int):
+        # SQLite integers are 64-bit; keep bigger ones exact as JSON text.
+        return (value, "int") if -(2**63) <= value < 2**63 else (str(value), "json")
+    if isinstance(value, float):
+        return value, "float"  # NaN is stored as NULL and read back as NaN
+    if isinstance(value, str):
+        return value, "str"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, default=repr), "json"
+    return repr(value), "str"
+
+
+def _decode_param(value: Any, kind: str) -> Any:
+    if kind == "bool":
+        return bool(value)
+    if kind == "json":
+        return json.loads(value)
+    if kind == "float":
+        return float("nan") if value is None else float(value)
+    return value
+
+
+def _encode_metric(key: str, value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ZooError(f"metric {key!r} must be a number, got {value!r}; "
+                       "record text as a tag instead") from None
+    return None if number != number else number  # NaN as NULL
+
+
+def _encode_data(data: dict[str, Any] | None) -> tuple[str | None, int | None, str | None]:
+    if data is None:
+        return None, None, None
+    if (not isinstance(data, dict) or not isinstance(data.get("sha256"), str)
+            or not isinstance(data.get("rows"), int) or not isinstance(data.get("schema"), dict)):
+        raise ZooError("data must be a fingerprint dict with sha256, rows and schema: "
+                       "make it with zoo.data.fingerprint(df)")
+    return data["sha256"], data["rows"], json.dumps(data["schema"])
+
+
+def _json(value: Any, what: str) -> str:
+    def default(obj: Any) -> Any:
+        if hasattr(obj, "tolist"):  # numpy arrays and scalars
+            return obj.tolist()
+        raise TypeError(f"{type(obj).__name__} is not JSON-able")
+
+    try:
+        return json.dumps(value, default=default)
+    except (TypeError, ValueError) as exc:
+        raise ZooError(f"cannot store {what}: {exc}; make the component's metadata "
+                       "plain JSON values") from None
+
+
+def _extra_artifacts(artifacts: dict[str, str | Path] | None) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for name, path in (artifacts or {}).items():
+        if name == "model" or not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            raise ZooError(f"invalid artifact name {name!r}: use a file name such as "
+                           "roc_curve.png ('model' is the model itself)")
+        if not Path(path).is_file():
+            raise NotFoundError(f"no such file: {path} (artifact {name!r})")
+        out[name] = Path(path)
+    return out

@@ -1,0 +1,523 @@
+"""registry/store.py: the Registry, against real SQLite files and real processes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from registry import Registry
+from zoo.builtins import BaselineClassifier, BaselineRegressor
+from zoo.errors import IntegrityError, NotFoundError, ZooError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def subprocess_env() -> dict[str, str]:
+    # PYTHONPATH: import this checkout whatever the state of the editable install.
+    return {**os.environ, "PYTHONPATH": str(ROOT), "ZOO_LOAD_PLUGINS": ""}
+
+
+# --- registering and loading ---
+
+
+def test_round_trip_predicts_the_same(reg, fitted, frame):
+    version = reg.register("fraud", fitted)
+    loaded = reg.load("fraud:1")
+    assert type(loaded) is BaselineClassifier
+    np.testing.assert_array_equal(loaded.predict(frame), fitted.predict(frame))
+    np.testing.assert_array_equal(loaded.predict_proba(frame), fitted.predict_proba(frame))
+    assert (loaded.model_name, loaded.model_version) == ("fraud", 1)
+    assert version["ref"] == "fraud:1"
+
+
+def test_register_records_what_the_version_is(reg, fitted, frame, tmp_path):
+    from zoo.data import fingerprint
+
+    extra = tmp_path / "roc_curve.png"
+    extra.write_bytes(b"\x89PNG not really")
+    data = fingerprint(frame)
+    v = reg.register("fraud", fitted, metrics={"auc": 0.9, "undefined": float("nan")},
+                     params={"depth": 3, "lr": 0.1, "name": "x", "flag": True, "none": None,
+                             "layers": [8, 4], "big": 2**70, "np": np.int64(7)},
+                     tags={"team": "risk"}, data=data, description="first try",
+                     artifacts={"roc_curve.png": extra})
+    again = reg.get("fraud")
+    assert {k: x for k, x in v.items() if k != "metrics"} == {
+        k: x for k, x in again.items() if k != "metrics"}  # NaN != NaN
+    assert {k: v[k] for k in ("id", "name", "version", "ref", "component", "kind", "task",
+                              "plugin", "plugin_version", "artifact_format", "description")} == {
+        "id": 1, "name": "fraud", "version": 1, "ref": "fraud:1",
+        "component": "zoo.baseline_classifier", "kind": "predictor", "task": "classification",
+        "plugin": "zoo.builtins", "plugin_version": "0.1.0", "artifact_format": "json",
+        "description": "first try",
+    }
+    assert v["params"] == {"depth": 3, "lr": 0.1, "name": "x", "flag": True, "none": None,
+                           "layers": [8, 4], "big": 2**70, "np": 7}
+    assert v["metrics"]["auc"] == 0.9 and np.isnan(v["metrics"]["undefined"])
+    assert v["tags"] == {"team": "risk"}
+    assert v["data"] == data
+    assert v["metadata"] == fitted.metadata
+    assert v["artifacts"] == {"model": v["artifact_sha256"],
+                              "roc_curve.png": reg.artifacts.put_file(extra)[0]}
+    assert reg.artifacts.verify(v["artifact_sha256"])
+    assert v["aliases"] == [] and v["parents"] == []
+    assert v["created_at"].endswith("+00:00") and len(v["created_at"]) == 32  # microseconds
+
+
+def test_params_default_to_get_params(reg, fitted):
+    class Tunable(BaselineRegressor):
+        component = "test.tunable"
+
+        def __init__(self, alpha=0.5, kernel=None):
+            self.alpha = alpha
+            self.kernel = kernel
+
+    from zoo.hookspecs import hookimpl
+    from zoo.plugins import get_plugins
+
+    class Plugin:
+        @hookimpl
+        def register_predictors(self, register):
+            register(Tunable)
+
+    get_plugins().register(Plugin(), name="test-tunable")
+    model = Tunable(alpha=2, kernel=object()).fit(pd.DataFrame({"x": [1.0, 2.0]}), [1.0, 3.0])
+    v = reg.register("tuned", model)
+    assert v["params"]["alpha"] == 2
+    assert v["params"]["kernel"].startswith("<object object")  # not JSON-able: its repr
+    assert reg.load("tuned").mean_ == 2.0
+
+
+def test_versions_are_numbered_per_model_and_never_reused(reg, fitted):
+    assert [reg.register("a", fitted)["version"] for _ in range(3)] == [1, 2, 3]
+    assert reg.register("b", fitted)["version"] == 1
+    reg.delete("a:3")
+    assert reg.register("a", fitted)["version"] == 4  # a:3 meant other bytes once
+
+
+def test_the_connection_uses_wal_and_foreign_keys(reg):
+    assert reg._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert reg._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert reg._conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+
+
+def test_default_path_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "env" / "zoo.db"))
+    with Registry() as reg:
+        assert reg.path == tmp_path / "env" / "zoo.db"
+        assert reg.artifacts.root == tmp_path / "env" / "zoo-artifacts"
+    assert (tmp_path / "env" / "zoo.db").exists()
+
+
+def test_version_registered_hook_fires_after_commit(reg, fitted):
+    from zoo.hookspecs import hookimpl
+    from zoo.plugins import get_plugins
+
+    seen = []
+
+    class Listener:
+        @hookimpl
+        def version_registered(self, registry, version):
+            # Committed: a second connection already sees it.
+            with Registry(registry.path) as other:
+                seen.append((version["ref"], other.get(version["ref"])["id"]))
+
+    get_plugins().register(Listener(), name="test-listener")
+    v = reg.register("fraud", fitted)
+    assert seen == [("fraud:1", v["id"])]
+
+
+def test_importing_registry_stays_light():
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import registry; registry.Registry"],
+        capture_output=True, text=True, check=True, env=subprocess_env(),
+    )
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    assert "registry.store" in imported
+    assert not {"sqlite_utils", "numpy", "pandas"} & imported
+
+
+# --- refusing bad input without writing anything ---
+
+
+class Unregistered(BaselineClassifier):
+    component = "test.unregistered"
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda r, m: r.register("fraud", Unregistered().fit(*_xy())), NotFoundError,
+     "Unregistered is not a registered component"),
+    (lambda r, m: r.register("fraud", object()), ZooError, "cannot register a object"),
+    (lambda r, m: r.register("bad name", m), ZooError, "invalid model name 'bad name'"),
+    (lambda r, m: r.register("-x", m), ZooError, "invalid model name"),
+    (lambda r, m: r.register("x" * 129, m), ZooError, "at most 128 characters"),
+    (lambda r, m: r.register("fraud", m, metrics={"auc": "high"}), ZooError,
+     "metric 'auc' must be a number"),
+    (lambda r, m: r.register("fraud", m, tags={"bad key": "x"}), ZooError,
+     "invalid tag name 'bad key'"),
+    (lambda r, m: r.register("fraud", m, parents=["ghost:1"]), NotFoundError,
+     "no model named 'ghost'"),
+    (lambda r, m: r.register("fraud", m, parents=["fraud:7"]), NotFoundError,
+     "fraud has no version 7 (latest is 1)"),
+    (lambda r, m: r.register("fraud", m, data={"rows": 3}), ZooError, "fingerprint"),
+    (lambda r, m: r.register("fraud", m, artifacts={"x.png": "/no/such/file"}), NotFoundError,
+     "no such file"),
+    (lambda r, m: r.register("fraud", m, artifacts={"model": __file__}), ZooError,
+     "invalid artifact name 'model'"),
+    (lambda r, m: r.set_alias("fraud", "champion", 5), NotFoundError, "no version 5"),
+    (lambda r, m: r.set_alias("fraud", "1st", 1), ZooError, "invalid alias '1st'"),
+    (lambda r, m: r.remove_alias("fraud", "champion"), NotFoundError,
+     "fraud has no alias 'champion' (it has no aliases)"),
+    (lambda r, m: r.tag("fraud:2", {"a": "b"}), NotFoundError, "fraud has no version 2"),
+    (lambda r, m: r.delete("fraud:2"), NotFoundError, "fraud has no version 2"),
+    (lambda r, m: r.delete("frod"), NotFoundError, "did you mean 'fraud'?"),
+])
+def test_a_refused_call_leaves_the_registry_unchanged(reg, fitted, dump, call, error, message):
+    reg.register("fraud", fitted)
+    before = dump(reg.path)
+    files = sorted(reg.artifacts.iter_files())
+    with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
+        call(reg, fitted)
+    assert dump(reg.path) == before
+    assert sorted(reg.artifacts.iter_files()) == files
+
+
+def _xy():
+    return pd.DataFrame({"a": [1.0, 2.0]}), pd.Series([0, 1])
+
+
+@pytest.mark.parametrize("ref, message", [
+    ("frod", "no model named 'frod': did you mean 'fraud'?"),
+    ("zzz", "no model named 'zzz': `zoo models` lists them"),
+    ("fraud:9", "fraud has no version 9 (latest is 3)"),
+    ("fraud@champ", "fraud has no alias 'champ' (aliases: champion, staging)"),
+])
+def test_unknown_refs_say_what_exists(reg, fitted, ref, message):
+    for _ in range(3):
+        reg.register("fraud", fitted)
+    reg.set_alias("fraud", "champion", 2)
+    reg.set_alias("fraud", "staging", 3)
+    with pytest.raises(NotFoundError) as err:
+        reg.get(ref)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("ref", ["", "a b", "fraud:", "fraud:x", "fraud@", "a:1@b", "fraud:-1"])
+def test_malformed_refs_are_refused(reg, ref):
+    with pytest.raises(ZooError, match="invalid reference"):
+        reg.get(ref)
+
+
+def test_an_empty_registry_says_so(reg):
+    with pytest.raises(NotFoundError, match="the registry is empty"):
+        reg.get("fraud")
+
+
+# --- concurrency ---
+
+WORKER = """
+import pathlib, sys, time
+import pandas as pd
+from registry import Registry
+from zoo.builtins import BaselineClassifier
+
+db, count = sys.argv[1], int(sys.argv[4])
+ready, go = pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
+model = BaselineClassifier().fit(pd.DataFrame({"x": [0.0, 1.0, 2.0]}), pd.Series([0, 1, 1]))
+ready.touch()
+while not go.exists():
+    time.sleep(0.005)
+with Registry(db) as reg:  # all open a brand-new file at once: migrations race too
+    for i in range(count):
+        reg.register("shared", model, metrics={"i": i}, tags={"worker": ready.name})
+"""
+
+
+@pytest.mark.slow
+def test_eight_processes_register_one_model_at_once(tmp_path):
+    db, go = tmp_path / "registry.db", tmp_path / "go"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WORKER, str(db), str(tmp_path / f"ready{i}"),
+                          str(go), "25"], env=subprocess_env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(8)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not all((tmp_path / f"ready{i}").exists() for i in range(8)):
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            assert time.monotonic() < deadline, "workers did not start"
+            time.sleep(0.01)
+        go.touch()
+        outcomes = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert [code for code, _, _ in outcomes] == [0] * 8, outcomes
+    assert [err for _, _, err in outcomes] == [""] * 8
+    with Registry(db) as reg:
+        versions = reg.versions("shared")
+        assert [v["version"] for v in versions] == list(range(1, 201))
+        assert sorted(v["tags"]["worker"] for v in versions) == sorted(
+            f"ready{i}" for i in range(8) for _ in range(25))
+        assert len({v["artifact_sha256"] for v in versions}) == 1  # stored once
+        assert reg.verify()["ok"] == 1
+        assert len(reg.audit("shared", limit=1000)) == 200
+    conn = sqlite3.connect(db)
+    names = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")]
+    conn.close()
+    from registry.migrations import MIGRATION_NAMES
+
+    assert sorted(names) == sorted(MIGRATION_NAMES)
+
+
+# --- aliases ---
+
+
+def test_alias_moves_and_its_history(reg, fitted):
+    reg.register("m", fitted)
+    reg.register("m", fitted)
+    assert reg.set_alias("m", "champion", 1)["previous"] is None
+    assert reg.get("m@champion")["version"] == 1
+    assert reg.set_alias("m", "champion", 2) == {
+        "name": "m", "alias": "champion", "version": 2, "ref": "m:2", "previous": 1}
+    assert reg.get("m@champion")["version"] == 2
+    reg.set_alias("m", "champion", 1)
+    assert reg.get("m@champion")["version"] == 1
+    reg.set_alias("m", "champion", 1)  # already there: no new history row
+    history = reg.alias_history("m", "champion")
+    assert [(h["from_version"], h["to_version"]) for h in history] == [(None, 1), (1, 2), (2, 1)]
+    assert [h["changed_at"] for h in history] == sorted(h["changed_at"] for h in history)
+    assert reg.get("m:1")["aliases"] == ["champion"]
+    assert reg.models()[0]["aliases"] == {"champion": 1}
+    assert [a["action"] for a in reg.audit("m")][:3] == ["set_alias"] * 3
+
+
+def test_remove_alias_is_recorded(reg, fitted):
+    reg.register("m", fitted)
+    reg.set_alias("m", "staging", 1)
+    reg.remove_alias("m", "staging")
+    with pytest.raises(NotFoundError, match="it has no aliases"):
+        reg.get("m@staging")
+    assert [(h["alias"], h["from_version"], h["to_version"]) for h in reg.alias_history("m")] \
+        == [("staging", None, 1), ("staging", 1, None)]
+    assert reg.audit("m")[0]["action"] == "remove_alias"
+
+
+# --- tags ---
+
+
+def test_tags_on_models_and_on_versions(reg, fitted):
+    reg.register("m", fitted)
+    reg.register("m", fitted)
+    reg.set_alias("m", "champion", 2)
+    reg.tag("m", {"owner": "ana", "domain": "risk"})
+    reg.tag("m:1", {"stage": "dev"})
+    reg.tag("m@champion", {"stage": "prod"})
+    reg.tag("m@champion", {"stage": "canary", "ok": "yes"})  # overwrite one, add one
+    assert reg.models()[0]["tags"] == {"domain": "risk", "owner": "ana"}
+    assert reg.get("m:1")["tags"] == {"stage": "dev"}
+    assert reg.get("m:2")["tags"] == {"ok": "yes", "stage": "canary"}
+    reg.tag("m:2", {"ok": None})  # None removes
+    assert reg.get("m:2")["tags"] == {"stage": "canary"}
+    assert [v["ref"] for v in reg.versions(where="model_tags.owner = 'ana' and "
+                                                  "tags.stage = 'canary'")] == ["m:2"]
+    actions = [(a["action"], a["version"]) for a in reg.audit("m")]
+    assert actions[:5] == [("tag_version", 2), ("tag_version", 2), ("tag_version", 2),
+                           ("tag_version", 1), ("tag_model", None)]
+
+
+# --- listing ---
+
+
+def test_models_summarises_each_model(reg, fitted):
+    reg.register("b", fitted)
+    reg.register("a", fitted)
+    reg.register("a", fitted)
+    reg.set_alias("a", "champion", 1)
+    rows = reg.models()
+    assert [(m["name"], m["versions"], m["latest"]) for m in rows] == [("a", 2, 2), ("b", 1, 1)]
+    assert set(rows[0]) == {"name", "versions", "latest", "aliases", "tags", "created_at",
+                            "updated_at", "description"}
+    assert rows[0]["updated_at"] >= rows[0]["created_at"]
+
+
+def test_versions_batches_children_correctly(reg, fitted):
+    for i in range(30):
+        reg.register(f"m{i % 3}", fitted, metrics={"i": i}, tags={"i": str(i)},
+                     params={"i": i})
+    reg.set_alias("m1", "champion", 4)
+    for v in reg.versions():
+        i = v["metrics"]["i"]
+        assert v["params"] == {"i": i} and v["tags"] == {"i": str(int(i))}
+        assert v["name"] == f"m{int(i) % 3}"
+        assert v["aliases"] == (["champion"] if v["ref"] == "m1:4" else [])
+    assert len(reg.versions(limit=7)) == 7
+    with pytest.raises(NotFoundError, match="did you mean 'm1'"):
+        reg.versions("m11")
+
+
+# --- lineage ---
+
+
+def test_lineage_is_recursive_and_survives_a_deleted_parent(reg, fitted, other_fitted):
+    reg.register("base", fitted)
+    reg.register("base", fitted)
+    reg.set_alias("base", "champion", 2)
+    reg.register("tuned", other_fitted, parents=["base@champion"], relation="tuned_by")
+    reg.register("calibrated", other_fitted, parents=["tuned", "base:1"],
+                 relation="calibrated_from")
+    assert reg.get("calibrated")["parents"] == [
+        {"ref": "tuned:1", "relation": "calibrated_from"},
+        {"ref": "base:1", "relation": "calibrated_from"},
+    ]
+    tree = reg.lineage("calibrated:1")
+    assert tree["ref"] == "calibrated:1"
+    tuned, base1 = tree["parents"]
+    assert (tuned["ref"], tuned["relation"], tuned["component"]) == (
+        "tuned:1", "calibrated_from", "zoo.baseline_classifier")
+    assert [(p["ref"], p["relation"]) for p in tuned["parents"]] == [("base:2", "tuned_by")]
+    assert tuned["parents"][0]["parents"] == []
+    assert base1["ref"] == "base:1"
+    reg.delete("base:2")
+    assert reg.lineage("tuned")["parents"] == [
+        {"ref": "base:2", "relation": "tuned_by", "deleted": True}]
+
+
+# --- deleting ---
+
+
+def test_delete_a_version_keeps_shared_artifacts(reg, fitted, other_fitted):
+    shared = reg.register("m", fitted)["artifact_sha256"]
+    reg.register("m", fitted)
+    alone = reg.register("m", other_fitted)["artifact_sha256"]
+    reg.set_alias("m", "champion", 1)
+
+    deleted = reg.delete("m@champion")
+    assert deleted == {"model": "m", "model_deleted": False, "versions": [1], "refs": ["m:1"],
+                       "aliases": ["champion"], "artifacts_removed": []}
+    assert reg.artifacts.exists(shared)  # m:2 still uses it
+    assert [v["ref"] for v in reg.versions("m")] == ["m:2", "m:3"]
+    assert reg.alias_history("m")[-1]["to_version"] is None
+
+    assert reg.delete("m:3")["artifacts_removed"] == [alone]
+    assert not reg.artifacts.exists(alone)
+    assert reg.verify() == {"checked": 1, "ok": 1, "corrupted": [], "missing": [], "orphans": []}
+    assert [a["action"] for a in reg.audit("m", limit=2)] == ["delete_version"] * 2
+
+
+def test_delete_a_model_keeps_artifacts_other_models_use(reg, fitted, other_fitted):
+    shared = reg.register("m", fitted)["artifact_sha256"]
+    alone = reg.register("m", other_fitted)["artifact_sha256"]
+    reg.register("other", fitted)
+    reg.tag("m", {"owner": "ana"})
+    reg.set_alias("m", "champion", 2)
+
+    deleted = reg.delete("m")
+    assert deleted["model_deleted"] and deleted["refs"] == ["m:1", "m:2"]
+    assert deleted["artifacts_removed"] == [alone]
+    assert [m["name"] for m in reg.models()] == ["other"]
+    assert reg.artifacts.exists(shared) and not reg.artifacts.exists(alone)
+    counts = {table: reg._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+              for table in ("versions", "version_artifacts", "artifacts", "aliases",
+                            "alias_history", "model_tags")}
+    assert counts == {"versions": 1, "version_artifacts": 1, "artifacts": 1, "aliases": 0,
+                      "alias_history": 0, "model_tags": 0}
+    assert reg.audit("m")[0]["action"] == "delete_model"
+
+    reg.delete("other")
+    assert not reg.artifacts.exists(shared)
+    assert list(reg.artifacts.iter_files()) == []
+    assert reg.register("m", fitted)["version"] == 1  # a new model starts again
+
+
+def test_a_model_whose_versions_are_all_deleted_remains(reg, fitted):
+    reg.register("m", fitted)
+    reg.tag("m", {"owner": "ana"})
+    reg.delete("m:1")
+    assert reg.models()[0]["versions"] == 0
+    with pytest.raises(NotFoundError, match="m has no versions"):
+        reg.get("m")
+    assert reg.delete("m")["refs"] == []
+
+
+# --- audit ---
+
+
+def test_audit_rows_cannot_be_updated_or_deleted(reg, fitted):
+    reg.register("m", fitted)
+    conn = sqlite3.connect(reg.path)
+    try:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute("UPDATE audit SET action = 'nothing happened'")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute("DELETE FROM audit")
+        conn.rollback()
+    finally:
+        conn.close()
+    entry = reg.audit()[0]
+    assert (entry["action"], entry["model"], entry["version"]) == ("register", "m", 1)
+    assert entry["details"]["component"] == "zoo.baseline_classifier"
+
+
+def test_audit_is_newest_first_and_limited(reg, fitted):
+    for name in ("a", "b", "a"):
+        reg.register(name, fitted)
+    assert [(e["model"], e["version"]) for e in reg.audit()] == [("a", 2), ("b", 1), ("a", 1)]
+    assert [(e["model"], e["version"]) for e in reg.audit("a", limit=1)] == [("a", 2)]
+
+
+# --- integrity ---
+
+
+def test_a_corrupted_artifact_is_refused_before_loading(reg, fitted):
+    v = reg.register("fraud", fitted)
+    path = reg.artifacts.path(v["artifact_sha256"])
+    # Still valid JSON with other numbers: only the hash can tell.
+    path.write_text(path.read_text().replace("0.25", "0.35"))
+    with pytest.raises(IntegrityError, match=f"artifact {v['artifact_sha256'][:12]} of "
+                                             "fraud:1 is corrupted"):
+        reg.load("fraud")
+    path.write_bytes(b"\x00 not json at all")  # would fail differently if it were parsed
+    with pytest.raises(IntegrityError):
+        reg.load("fraud:1")
+    report = reg.verify()
+    assert report["corrupted"] == [{"sha256": v["artifact_sha256"], "refs": ["fraud:1"]}]
+    assert (report["checked"], report["ok"], report["missing"]) == (1, 0, [])
+
+
+def test_verify_reports_missing_files_and_orphans(reg, fitted, other_fitted, tmp_path):
+    a = reg.register("m", fitted)["artifact_sha256"]
+    reg.register("n", fitted)
+    extra = tmp_path / "plot.png"
+    extra.write_bytes(b"png")
+    reg.register("m", other_fitted, artifacts={"plot.png": extra})
+    reg.artifacts.path(a).unlink()
+    stray = reg.artifacts.root / "notes.txt"
+    stray.write_text("someone left this here")
+    orphan_sha, _ = reg.artifacts.put_bytes(b"written, then the process crashed")
+
+    report = reg.verify()
+    assert report["missing"] == [{"sha256": a, "refs": ["m:1", "n:1"]}]
+    assert sorted(report["orphans"]) == sorted([str(stray), str(reg.artifacts.path(orphan_sha))])
+    assert report["corrupted"] == []
+    assert (report["checked"], report["ok"]) == (3, 2)
+    with pytest.raises(NotFoundError, match="is missing"):
+        reg.load("m:1")
+    assert reg.load("m:2").predict(pd.DataFrame({"a": [1.0], "b": [2.0]}))[0] == 0
+
+
+def test_a_component_from_a_missing_plugin_cannot_be_loaded(reg, fitted):
+    reg.register("m", fitted)
+    reg._conn.execute("UPDATE versions SET component = 'gone.model', plugin = 'zoo-gone'")
+    with pytest.raises(NotFoundError, match="needs component gone.model from plugin 'zoo-gone'"):
+        reg.load("m")
