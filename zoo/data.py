@@ -46,7 +46,9 @@ def read_table(path: str | Path) -> Any:
         raise DataError(f"cannot parse {path}: {_first_line(exc)}") from None
     if len(df) == 0:
         raise DataError(f"{path} has a header but no data rows")
-    dupes = df.columns[df.columns.duplicated()].tolist()
+    # pandas renames a repeated CSV header ("a", "a.1"); check the header as written.
+    header = _csv_header(path, suffix) if suffix in CSV_SUFFIXES else list(df.columns)
+    dupes = sorted({str(c) for c in header if header.count(c) > 1})
     if dupes:
         raise DataError(f"{path} has duplicated column names: {', '.join(map(str, dupes))}")
     return df
@@ -148,6 +150,13 @@ def _numeric_column(col: Any, name: Any) -> Any:
             "encode it as numbers or drop the column"
         )
     return converted.astype(float)
+
+
+def _csv_header(path: Path, suffix: str) -> list[str]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        return next(csv.reader(f, delimiter="\t" if suffix == ".tsv" else ","), [])
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,7 +7,8 @@ spec's arguments. Documented with exact signatures in ``docs/plugins.md``.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import importlib
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 
@@ -125,7 +126,9 @@ class Plugins:
         info.error = error
         self.infos[info.name] = info
         if self.strict:
-            raise PluginError(f"plugin {info.name!r} is broken: {error} (unset ZOO_STRICT_PLUGINS to skip it)")
+            raise PluginError(
+                f"plugin {info.name!r} is broken: {error} (unset ZOO_STRICT_PLUGINS to skip it)"
+            )
 
     # --- calling hooks one implementation at a time ---
 
@@ -146,9 +149,7 @@ class Plugins:
         for impl in self._impls(hook_name):
             try:
                 impl.function(*[kwargs[a] for a in impl.argnames])
-            except Exception as exc:
-                if self.strict:
-                    raise
+            except Exception as exc:  # the event already happened: never undo it, even in strict mode
                 warnings.warn(f"plugin {impl.plugin_name!r}: {hook_name} raised {_describe(exc)}",
                               stacklevel=2)
 

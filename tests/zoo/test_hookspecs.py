@@ -1,0 +1,200 @@
+"""Every hook is documented with its exact signature and has a test here named
+``test_hook_<name>`` (datasette's meta-tests, our own version)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from zoo import Calibrator, Detector, DriftTest, Monitor, hookimpl, hookspecs
+from zoo.builtins import BaselineRegressor
+from zoo.catalogue import build_catalogue
+
+ROOT = Path(__file__).resolve().parents[2]
+HOOKS = sorted(
+    name for name, fn in vars(hookspecs).items()
+    if callable(fn) and hasattr(fn, "zoo_spec")
+)
+
+
+def test_hooks_found():
+    assert "register_predictors" in HOOKS and "batch_predicted" in HOOKS
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_documented_with_its_signature(hook):
+    fn = getattr(hookspecs, hook)
+    args = ", ".join(inspect.signature(fn).parameters)
+    docs = (ROOT / "docs" / "plugins.md").read_text()
+    assert f"### `{hook}({args})`" in docs, f"docs/plugins.md must document {hook}({args})"
+    assert fn.__doc__ and fn.__doc__.strip(), f"{hook} needs a docstring"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_a_test(hook):
+    assert re.search(rf"^def test_hook_{hook}\b", Path(__file__).read_text(), re.M)
+
+
+# --- one test per hook ---
+
+
+class Regressor(BaselineRegressor):
+    """A test predictor."""
+
+    component = "t.regressor"
+
+
+class Det(Detector):
+    """A test detector."""
+
+    component = "t.detector"
+
+
+class Cal(Calibrator):
+    """A test calibrator."""
+
+    component = "t.calibrator"
+
+
+class Drift(DriftTest):
+    """A test drift test."""
+
+    component = "t.drift"
+
+
+class Mon(Monitor):
+    """A test monitor."""
+
+    component = "t.monitor"
+
+
+class Registrations:
+    @hookimpl
+    def register_predictors(self, register):
+        register(Regressor)
+
+    @hookimpl
+    def register_detectors(self, register):
+        register(Det)
+
+    @hookimpl
+    def register_calibrators(self, register):
+        register(Cal)
+
+    @hookimpl
+    def register_drift_tests(self, register):
+        register(Drift)
+
+    @hookimpl
+    def register_monitors(self, register):
+        register(Mon)
+
+
+def _registered(add_plugin, name):
+    add_plugin(Registrations(), "t")
+    return build_catalogue().get(name)
+
+
+def test_hook_register_predictors(add_plugin):
+    info = _registered(add_plugin, "t.regressor")
+    assert (info.kind, info.plugin, info.description) == ("predictor", "t", "A test predictor.")
+
+
+def test_hook_register_detectors(add_plugin):
+    assert _registered(add_plugin, "t.detector").kind == "detector"
+
+
+def test_hook_register_calibrators(add_plugin):
+    assert _registered(add_plugin, "t.calibrator").kind == "calibrator"
+
+
+def test_hook_register_drift_tests(add_plugin):
+    assert _registered(add_plugin, "t.drift").kind == "drift_test"
+
+
+def test_hook_register_monitors(add_plugin):
+    assert _registered(add_plugin, "t.monitor").kind == "monitor"
+
+
+def test_hook_register_commands(add_plugin):
+    import click
+
+    from zoo import cli as cli_module
+
+    class Commands:
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command(name="t-ping")
+            def ping():
+                click.echo("pong")
+
+    add_plugin(Commands(), "t-commands")
+    cli_module._add_plugin_commands()
+    try:
+        result = CliRunner().invoke(cli_module.cli, ["t-ping"])
+        assert result.exit_code == 0 and result.output == "pong\n"
+    finally:
+        cli_module.cli.commands.pop("t-ping", None)
+
+
+class Events:
+    def __init__(self):
+        self.registered = []
+        self.predicted = []
+
+    @hookimpl
+    def version_registered(self, version):
+        self.registered.append(version["ref"])
+
+    @hookimpl
+    def batch_predicted(self, version, inputs, predictions, seconds):
+        self.predicted.append((version["ref"], len(inputs), list(predictions.columns), seconds))
+
+
+def test_hook_version_registered(add_plugin, registry_path):
+    from registry import Registry
+
+    events = Events()
+    add_plugin(events, "t-events")
+    model = BaselineRegressor().fit(pd.DataFrame({"x": [1.0, 2.0]}), pd.Series([1.0, 3.0]))
+    with Registry(registry_path) as reg:
+        reg.register("m", model)
+        reg.register("m", model)
+    assert events.registered == ["m:1", "m:2"]
+
+
+def test_hook_batch_predicted(add_plugin, tmp_path):
+    from zoo.cli import cli
+
+    events = Events()
+    add_plugin(events, "t-events")
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0]}).to_csv(data, index=False)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["train", "zoo.baseline_regressor", str(data), "--target", "y",
+                               "--name", "m", "--test-size", "0"]).exit_code == 0
+    result = runner.invoke(cli, ["predict", "m", str(data)])
+    assert result.exit_code == 0, result.output
+    (ref, rows, columns, seconds), = events.predicted
+    assert (ref, rows) == ("m:1", 3) and "prediction" in columns and seconds >= 0
+
+
+def test_a_failing_event_listener_does_not_undo_the_registration(add_plugin, registry_path):
+    from registry import Registry
+
+    class Broken:
+        @hookimpl
+        def version_registered(self, version):
+            raise RuntimeError("listener exploded")
+
+    add_plugin(Broken(), "t-broken-listener")
+    model = BaselineRegressor().fit(pd.DataFrame({"x": [1.0]}), pd.Series([1.0]))
+    with Registry(registry_path) as reg:
+        with pytest.warns(UserWarning, match="listener exploded"):
+            reg.register("m", model)
+        assert reg.get("m")["version"] == 1

@@ -1,0 +1,193 @@
+"""Plugin loading with real installed distributions: the example plugin from the docs, a
+plugin that raises on import, and throwaway plugin objects for hook failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from zoo import BaseMLModel, hookimpl
+from zoo.builtins import BaselineClassifier
+from zoo.catalogue import build_catalogue
+from zoo.errors import PluginError
+from zoo.plugins import Plugins
+
+NO_STRICT = {"ZOO_STRICT_PLUGINS": ""}
+
+
+def _make_distribution(root: Path, name: str, module_source: str) -> Path:
+    src = root / name
+    src.mkdir()
+    module = name.replace("-", "_")
+    (src / "pyproject.toml").write_text(textwrap.dedent(f"""
+        [build-system]
+        requires = ["setuptools>=64"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "{name}"
+        version = "9.9.9"
+        [project.entry-points.zoo]
+        {module} = "{module}"
+        [tool.setuptools]
+        py-modules = ["{module}"]
+    """))
+    (src / f"{module}.py").write_text(textwrap.dedent(module_source))
+    return src
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, root, pip_install_target) -> Path:
+    """A directory with real pip installs of the docs' example plugin and a broken plugin."""
+    tmp = tmp_path_factory.mktemp("plugins")
+    target = tmp / "site"
+    pip_install_target(root / "docs" / "example-plugin", target)
+    broken = _make_distribution(tmp, "zoo-broken", """
+        raise ImportError("the broken plugin needs libfoo, which is not installed")
+    """)
+    pip_install_target(broken, target)
+    return target
+
+
+def test_broken_plugin_is_listed_and_other_commands_work(site, run_zoo):
+    proc = run_zoo("plugins", "--json", pythonpath=site, env=NO_STRICT)
+    assert proc.returncode == 0, proc.stderr
+    plugins = {p["name"]: p for p in json.loads(proc.stdout)["plugins"]}
+    assert plugins["zoo_broken"]["status"] == "broken"
+    assert "libfoo" in plugins["zoo_broken"]["error"]
+    assert plugins["zoo_broken"]["version"] == "9.9.9"
+    assert plugins["example"]["status"] == "ok"
+    assert "register_predictors" in plugins["example"]["hooks"]
+    for args in (["components"], ["models"], ["--help"]):
+        proc = run_zoo(*args, pythonpath=site, env=NO_STRICT)
+        assert proc.returncode == 0, (args, proc.stderr)
+
+
+def test_strict_mode_fails_in_one_line_naming_the_plugin(site, run_zoo):
+    proc = run_zoo("models", pythonpath=site, env={"ZOO_STRICT_PLUGINS": "1"})
+    assert proc.returncode != 0
+    assert "zoo_broken" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_example_plugin_trains_predicts_and_adds_a_command(site, run_zoo, tmp_path):
+    env = {**NO_STRICT, "ZOO_REGISTRY": str(tmp_path / "r.db")}
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"a": [0.0, 0.1, 5.0, 5.1] * 5, "label": ["x", "x", "y", "y"] * 5}).to_csv(data, index=False)
+    proc = run_zoo("train", "example.nearest_centroid", str(data), "--target", "label", "--name", "nc",
+                   "--param", "shrink=0.1", "--json", pythonpath=site, env=env, check=True)
+    version = json.loads(proc.stdout)
+    assert version["plugin"] == "example" and version["plugin_version"] == "0.1.0"
+    assert version["params"] == {"shrink": 0.1} and version["metrics"]["accuracy"] == 1.0
+    proc = run_zoo("predict", "nc", str(data), pythonpath=site, env=env, check=True)
+    assert proc.stdout.splitlines()[1].startswith("0.0,x,x,")
+    assert run_zoo("hello", "zoo", pythonpath=site, env=env, check=True).stdout == "Hello, zoo!\n"
+
+
+def test_load_plugins_chooses_which_load(site, run_zoo):
+    proc = run_zoo("plugins", "--json", pythonpath=site, env={**NO_STRICT, "ZOO_LOAD_PLUGINS": "example"})
+    assert [p["name"] for p in json.loads(proc.stdout)["plugins"]] == ["example"]
+    proc = run_zoo("components", "--json", pythonpath=site, env={**NO_STRICT, "ZOO_LOAD_PLUGINS": ""})
+    assert {c["plugin"] for c in json.loads(proc.stdout)} == {"zoo.builtins"}
+
+
+def test_help_imports_no_heavy_library(site):
+    """With every plugin of this repository installed, `zoo --help` imports no heavy module."""
+    code = (
+        "import sys, json\n"
+        "sys.argv = ['zoo', '--help']\n"
+        "from zoo.cli import cli\n"
+        "try:\n    cli()\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(site), **NO_STRICT})
+    assert proc.returncode == 0, proc.stderr
+    imported = set(json.loads(proc.stderr.strip().splitlines()[-1]))
+    heavy = {"numpy", "pandas", "sklearn", "scipy", "skops", "xgboost", "lightgbm", "pyod",
+             "alibi_detect", "sqlite_utils", "pyarrow"}
+    assert imported & heavy == set()
+    assert {"zoo_sklearn", "zoo_example"} <= imported  # the plugins really were loaded
+
+
+# --- failures after import, with throwaway plugin objects ---
+
+
+@pytest.fixture
+def fresh(monkeypatch) -> Plugins:
+    monkeypatch.delenv("ZOO_STRICT_PLUGINS", raising=False)
+    plugins = Plugins()
+    plugins.load_defaults()
+    return plugins
+
+
+def test_plugin_raising_inside_a_hook_is_reported_and_others_still_register(fresh):
+    class Raises:
+        @hookimpl
+        def register_predictors(self, register):
+            raise RuntimeError("boom in register")
+
+    fresh.register(Raises(), name="raiser")
+    catalogue = build_catalogue(fresh)
+    assert "zoo.baseline_classifier" in catalogue.components
+    assert "boom in register" in fresh.infos["raiser"].error
+
+
+def test_registering_a_non_component_marks_the_plugin_broken(fresh):
+    class Wrong:
+        @hookimpl
+        def register_predictors(self, register):
+            register(dict)
+
+    fresh.register(Wrong(), name="wrong")
+    build_catalogue(fresh)
+    assert "not a subclass of zoo.BaseMLModel" in fresh.infos["wrong"].error
+
+
+def test_misspelled_hook_fails_loudly(fresh):
+    class Typo:
+        @hookimpl
+        def register_predictor(self, register):
+            pass
+
+    fresh.register(Typo(), name="typo")
+    assert "register_predictor" in fresh.infos["typo"].error
+    assert fresh.pm.get_plugin("typo") is None
+
+
+def test_name_clash_keeps_the_first_and_reports_the_second(fresh):
+    class Clone(BaseMLModel):
+        """Another class claiming a taken name."""
+
+        component = "zoo.baseline_classifier"
+
+    class Clash:
+        @hookimpl
+        def register_predictors(self, register):
+            register(Clone)
+
+    fresh.register(Clash(), name="clash")
+    catalogue = build_catalogue(fresh)
+    # Built-ins are trylast, so the installed plugin is asked first and keeps the name.
+    assert catalogue.get("zoo.baseline_classifier").cls is Clone
+    assert catalogue.conflicts == [("zoo.baseline_classifier", "clash", "zoo.builtins")]
+    assert BaselineClassifier is not Clone
+
+
+def test_strict_mode_raises(monkeypatch):
+    monkeypatch.setenv("ZOO_STRICT_PLUGINS", "1")
+    plugins = Plugins()
+
+    class Typo:
+        @hookimpl
+        def register_predictor(self, register):
+            pass
+
+    with pytest.raises(PluginError, match="typo"):
+        plugins.register(Typo(), name="typo")

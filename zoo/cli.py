@@ -1,0 +1,537 @@
+"""The ``zoo`` command line.
+
+Start-up must stay fast with every plugin installed: this module imports only click,
+rich and the light kernel modules. The registry (sqlite-utils pulls in pandas), numpy,
+pandas and every plugin's library are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from zoo import __version__
+from zoo.errors import ZooError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class ZooGroup(click.Group):
+    """Turns a ``ZooError`` into one line on stderr and a non-zero exit, with no traceback."""
+
+    load_error: ZooError | None = None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        if self.load_error is not None:
+            _fail(str(self.load_error), self.load_error.exit_code)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except ZooError as exc:
+                _fail(str(exc), exc.exit_code)
+            except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+                raise
+            except Exception as exc:  # a bug in zoo or a plugin: still one line unless debugging
+                if os.environ.get("ZOO_DEBUG"):
+                    raise
+                _fail(f"{type(exc).__name__}: {exc} (set ZOO_DEBUG=1 for the traceback)", 1)
+
+
+def _fail(message: str, code: int) -> None:
+    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    err_console.print(f"[yellow]Warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+@click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="zoo")
+@click.option(
+    "--registry",
+    "registry_path",
+    envvar="ZOO_REGISTRY",
+    type=click.Path(dir_okay=False),
+    help="Registry database file (default: $ZOO_REGISTRY or the user data directory).",
+)
+@click.pass_context
+def cli(ctx: click.Context, registry_path: str | None) -> None:
+    """Zoo: train, version, compare, promote and serve models from a local registry."""
+    ctx.obj = {"registry_path": registry_path}
+
+
+def open_registry(ctx: click.Context) -> Any:
+    """The registry named by --registry / $ZOO_REGISTRY, opened on first use."""
+    from registry import Registry
+
+    obj = ctx.find_root().obj
+    if "registry" not in obj:
+        obj["registry"] = Registry(obj["registry_path"])
+        ctx.find_root().call_on_close(obj["registry"].close)
+    return obj["registry"]
+
+
+def make_table(*columns: str, title: str | None = None) -> Table:
+    """A rich table whose first column (a name or ref) never wraps."""
+    table = Table(title=title)
+    for i, column in enumerate(columns):
+        table.add_column(column, no_wrap=(i == 0))
+    return table
+
+
+def json_option(f: Any) -> Any:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, Any]:
+    """``key=value`` strings to a dict; values parse as JSON (numbers, true, null) when they can."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ZooError(f"{what} {pair!r} is not key=value; write it like max_depth=5")
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
+
+
+# --- plugins ---
+
+
+@cli.command()
+@click.option("--all", "show_all", is_flag=True, help="Include built-in plugins.")
+@click.option("--requirements", is_flag=True, help="Print pip requirements for the installed plugins.")
+@json_option
+def plugins(show_all: bool, requirements: bool, as_json: bool) -> None:
+    """List installed plugins, their versions and hooks, and any that failed to load."""
+    from zoo.catalogue import build_catalogue
+    from zoo.plugins import get_plugins
+
+    loaded = get_plugins()
+    catalogue = build_catalogue(loaded)
+    infos = [i for i in loaded.infos.values() if show_all or not i.builtin]
+    if requirements:
+        for info in infos:
+            if info.distribution and not info.builtin:
+                click.echo(f"{info.distribution}=={info.version}")
+        return
+    conflicts = [
+        {"component": name, "kept": kept, "refused": refused}
+        for name, kept, refused in catalogue.conflicts
+    ]
+    if as_json:
+        print_json({"plugins": [i.as_dict() for i in infos], "conflicts": conflicts})
+        return
+    table = make_table("name", "version", "status", "hooks", title="Plugins")
+    for info in infos:
+        status = "[green]ok[/]" if not info.error else f"[red]broken[/]: {info.error}"
+        table.add_row(info.name, info.version, status, ", ".join(info.hooks))
+    console.print(table if infos else "No plugins installed. Try: zoo install ./plugins/zoo-sklearn")
+    for c in conflicts:
+        err_console.print(
+            f"[yellow]Warning:[/] {c['refused']} also registers {c['component']}; "
+            f"{c['kept']} keeps it"
+        )
+
+
+@cli.command()
+@click.argument("packages", nargs=-1, required=True)
+@click.option("-U", "--upgrade", is_flag=True, help="Upgrade packages to the latest version.")
+@click.option("-e", "--editable", is_flag=True, help="Install a local project in editable mode.")
+def install(packages: tuple[str, ...], upgrade: bool, editable: bool) -> None:
+    """Install plugins (names or paths) into the environment zoo runs in, with pip."""
+    args = [sys.executable, "-m", "pip", "install"]
+    if upgrade:
+        args.append("--upgrade")
+    for package in packages:
+        args += ["-e", package] if editable else [package]
+    _run_pip(args)
+
+
+@cli.command()
+@click.argument("packages", nargs=-1, required=True)
+@click.option("-y", "--yes", is_flag=True, help="Don't ask for confirmation.")
+def uninstall(packages: tuple[str, ...], yes: bool) -> None:
+    """Uninstall plugins from the environment zoo runs in, with pip."""
+    _run_pip([sys.executable, "-m", "pip", "uninstall", *packages, *(["-y"] if yes else [])])
+
+
+def _run_pip(args: list[str]) -> None:
+    code = subprocess.run(args).returncode
+    if code:
+        raise ZooError(f"pip exited with status {code}; see its output above")
+
+
+# --- components ---
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option(
+    "--kind",
+    type=click.Choice(["predictor", "detector", "calibrator", "drift_test", "monitor"]),
+    help="Only components of this kind.",
+)
+@json_option
+def components(name: str | None, kind: str | None, as_json: bool) -> None:
+    """List the components plugins provide, or show one component's parameters."""
+    from zoo.catalogue import build_catalogue
+
+    catalogue = build_catalogue()
+    if name:
+        info = catalogue.get(name).as_dict()
+        if as_json:
+            print_json(info)
+            return
+        console.print(f"[bold]{info['name']}[/] ({info['kind']}, {info['task']}) from "
+                      f"{info['plugin']} {info['plugin_version']}\n{info['description']}")
+        table = make_table("parameter", "default", title="Parameters")
+        for key, value in info["params"].items():
+            table.add_row(key, repr(value))
+        console.print(table)
+        return
+    items = [c.as_dict() for c in catalogue.of_kind(kind)]
+    if as_json:
+        print_json(items)
+        return
+    table = make_table("name", "kind", "task", "plugin", "description", title="Components")
+    for c in items:
+        table.add_row(c["name"], c["kind"], c["task"], f"{c['plugin']} {c['plugin_version']}",
+                      c["description"])
+    console.print(table)
+
+
+# --- training and prediction ---
+
+
+@cli.command()
+@click.argument("component")
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--target", help="Label column (predictors).")
+@click.option("--name", required=True, help="Model name to register the version under.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Component parameter; repeatable.")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Version tag; repeatable.")
+@click.option("--test-size", default=0.2, show_default=True, help="Share of rows held out for metrics.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the train/test split.")
+@click.option("--description", help="Free text stored with the version.")
+@json_option
+@click.pass_context
+def train(ctx: click.Context, component: str, data: str, target: str | None, name: str,
+          params: tuple[str, ...], tags: tuple[str, ...], test_size: float, seed: int,
+          description: str | None, as_json: bool) -> None:
+    """Train COMPONENT on DATA (CSV or Parquet), hold out a test split and register a version."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from zoo.catalogue import build_catalogue
+    from zoo.data import read_table
+    from zoo.training import train as run_training
+
+    info = build_catalogue().get(component)
+    param_values = parse_pairs(params, "--param")
+    tag_values = {k: str(v) for k, v in parse_pairs(tags, "--tag").items()}
+    info.create(**param_values)  # reject unknown parameters before reading any data
+    registry = open_registry(ctx)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err_console, transient=True) as progress:
+        task = progress.add_task("reading data", total=None)
+
+        def step(label: str) -> None:
+            progress.update(task, description=label)
+
+        df = read_table(data)
+        result = run_training(info, df, target, param_values, test_size, seed, step)
+        step("registering")
+        version = registry.register(
+            name, result.model, metrics=result.metrics, tags=tag_values, data=result.data,
+            description=description,
+        )
+    if as_json:
+        print_json(version)
+        return
+    console.print(f"Registered [bold]{version['ref']}[/] ({info.name}, "
+                  f"{result.n_train} train / {result.n_test} test rows)")
+    _print_metrics(version["metrics"])
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write CSV or Parquet here (by suffix) instead of CSV on stdout.")
+@json_option
+@click.pass_context
+def predict(ctx: click.Context, ref: str, data: str, output: str | None, as_json: bool) -> None:
+    """Score DATA with model REF (name, name:3 or name@alias); columns are matched by name."""
+    from zoo.data import read_table, write_table
+    from zoo.plugins import get_plugins
+    from zoo.predicting import predict_table
+
+    registry = open_registry(ctx)
+    version = registry.get(ref)
+    model = registry.load(ref)
+    df = read_table(data)
+    start = time.perf_counter()
+    out = predict_table(model, df)
+    seconds = time.perf_counter() - start
+    get_plugins().fire("batch_predicted", registry=registry, version=version, inputs=df,
+                       predictions=out, seconds=seconds)
+    if output:
+        write_table(out, output)
+        err_console.print(f"Wrote {len(out)} rows to {output} ({version['ref']}, {seconds:.3f} s)")
+    elif as_json:
+        click.echo(out.to_json(orient="records"))
+    else:
+        click.echo(out.to_csv(index=False), nl=False)
+
+
+def _print_metrics(metrics: dict[str, float]) -> None:
+    if metrics:
+        table = make_table("metric", "value", title="Held-out metrics")
+        for key, value in metrics.items():
+            table.add_row(key, f"{value:.4f}")
+        console.print(table)
+
+
+# --- browsing the registry ---
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def models(ctx: click.Context, as_json: bool) -> None:
+    """List registered models with their latest version and aliases."""
+    rows = open_registry(ctx).models()
+    if as_json:
+        print_json(rows)
+        return
+    table = make_table("name", "versions", "latest", "aliases", "tags", "updated", title="Models")
+    for m in rows:
+        table.add_row(
+            m["name"], str(m["versions"]), str(m["latest"]),
+            ", ".join(f"{a}→{v}" for a, v in m["aliases"].items()),
+            ", ".join(f"{k}={v}" for k, v in m["tags"].items()),
+            (m["updated_at"] or "")[:19],
+        )
+    console.print(table if rows else "The registry is empty. Try: zoo train --help")
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--where", help="Filter, e.g. \"metrics.auc > 0.9 and tags.team = 'growth'\".")
+@click.option("--order-by", help="Sort fields, '-' for descending, e.g. -metrics.auc,version.")
+@click.option("--limit", type=int, help="At most this many versions.")
+@json_option
+@click.pass_context
+def versions(ctx: click.Context, name: str | None, where: str | None, order_by: str | None,
+             limit: int | None, as_json: bool) -> None:
+    """List versions of model NAME (of every model without NAME), filtered and sorted."""
+    rows = open_registry(ctx).versions(name, where=where, order_by=order_by, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    metric_keys = sorted({k for r in rows for k in r["metrics"]})[:6]
+    table = make_table("ref", "component", "aliases", *metric_keys, "tags", "created", title="Versions")
+    for r in rows:
+        table.add_row(
+            r["ref"], r["component"], ", ".join(r["aliases"]),
+            *[_fmt(r["metrics"].get(k)) for k in metric_keys],
+            ", ".join(f"{k}={v}" for k, v in r["tags"].items()),
+            (r["created_at"] or "")[:19],
+        )
+    console.print(table if rows else "No versions match.")
+
+
+def _fmt(value: Any) -> str:
+    return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@cli.command()
+@click.argument("ref")
+@json_option
+@click.pass_context
+def show(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Show one version: component, params, metrics, tags, aliases, data fingerprint."""
+    v = open_registry(ctx).get(ref)
+    if as_json:
+        print_json(v)
+        return
+    console.print(f"[bold]{v['ref']}[/]  {v['component']} ({v['kind']}, {v['task']}) "
+                  f"from {v['plugin']} {v['plugin_version']}")
+    console.print(f"created {v['created_at']}   aliases: {', '.join(v['aliases']) or '-'}")
+    if v.get("description"):
+        console.print(v["description"])
+    if v.get("data"):
+        d = v["data"]
+        console.print(f"training data: {d['rows']} rows, {len(d['schema'])} columns, "
+                      f"sha256 {d['sha256'][:16]}…")
+    console.print(f"artifact: {v['artifact_format']} sha256 {v['artifact_sha256'][:16]}…")
+    _print_metrics(v["metrics"])
+    for title, values in (("Parameters", v["params"]), ("Tags", v["tags"])):
+        if values:
+            table = make_table("key", "value", title=title)
+            for key, value in values.items():
+                table.add_row(key, str(value))
+            console.print(table)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("version", type=int, required=False)
+@click.argument("alias", required=False)
+@click.option("--delete", "delete_alias", metavar="ALIAS", help="Remove this alias.")
+@json_option
+@click.pass_context
+def alias(ctx: click.Context, name: str, version: int | None, alias: str | None,
+          delete_alias: str | None, as_json: bool) -> None:
+    """Point ALIAS (e.g. champion) of model NAME at VERSION; without them, show alias history."""
+    registry = open_registry(ctx)
+    if delete_alias:
+        registry.remove_alias(name, delete_alias)
+        console.print(f"Removed {name}@{delete_alias}")
+        return
+    if version is not None and alias:
+        registry.set_alias(name, alias, version)
+        console.print(f"{name}@{alias} → version {version}")
+        return
+    if version is not None:
+        raise ZooError("give both VERSION and ALIAS, e.g. zoo alias fraud 3 champion")
+    history = registry.alias_history(name)
+    if as_json:
+        print_json(history)
+        return
+    table = make_table("alias", "from", "to", "changed", title=f"Alias history of {name}")
+    for h in history:
+        table.add_row(h["alias"], _fmt(h["from_version"]) or "-", _fmt(h["to_version"]) or "-",
+                      h["changed_at"][:19])
+    console.print(table if history else f"{name} has no aliases yet.")
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("pairs", nargs=-1, required=True, metavar="KEY=VALUE...")
+@click.pass_context
+def tag(ctx: click.Context, ref: str, pairs: tuple[str, ...]) -> None:
+    """Tag a model (REF = name) or a version (name:3, name@alias) with KEY=VALUE pairs."""
+    tags = {k: str(v) for k, v in parse_pairs(pairs, "tag").items()}
+    open_registry(ctx).tag(ref, tags)
+    console.print(f"Tagged {ref}: " + ", ".join(f"{k}={v}" for k, v in tags.items()))
+
+
+@cli.command()
+@click.argument("ref")
+@json_option
+@click.pass_context
+def lineage(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Show where a version came from: parents, component, plugin version, training data."""
+    from rich.tree import Tree
+
+    node = open_registry(ctx).lineage(ref)
+    if as_json:
+        print_json(node)
+        return
+
+    def label(v: dict[str, Any], relation: str | None = None) -> str:
+        data = v.get("data") or {}
+        text = f"[bold]{v['ref']}[/] {v['component']} ({v['plugin']} {v['plugin_version']})"
+        if data:
+            text += f" data {data['sha256'][:12]}… {data['rows']} rows"
+        return f"{relation}: {text}" if relation else text
+
+    def grow(tree: Any, v: dict[str, Any]) -> None:
+        for parent in v.get("parents", []):
+            grow(tree.add(label(parent, parent.get("relation"))), parent)
+
+    root = Tree(label(node))
+    grow(root, node)
+    console.print(root)
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def verify(ctx: click.Context, as_json: bool) -> None:
+    """Re-hash every artifact; report corrupted, missing and orphaned files (exit 1 if any)."""
+    report = open_registry(ctx).verify()
+    problems = len(report["corrupted"]) + len(report["missing"]) + len(report["orphans"])
+    if as_json:
+        print_json(report)
+    else:
+        console.print(f"Checked {report['checked']} artifacts: {report['ok']} ok")
+        for item in report["corrupted"]:
+            console.print(f"[red]corrupted[/] {item['sha256'][:16]}… used by {', '.join(item['refs'])}")
+        for item in report["missing"]:
+            console.print(f"[red]missing[/] {item['sha256'][:16]}… used by {', '.join(item['refs'])}")
+        for path in report["orphans"]:
+            console.print(f"[yellow]orphan[/] {path}")
+    if problems:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("-y", "--yes", is_flag=True, help="Don't ask for confirmation.")
+@click.pass_context
+def delete(ctx: click.Context, ref: str, yes: bool) -> None:
+    """Delete a version (name:3, name@alias) or a whole model (name) and its unshared artifacts."""
+    registry = open_registry(ctx)
+    what = f"model {ref} and all its versions" if ":" not in ref and "@" not in ref else ref
+    registry.get(ref)  # fail on an unknown ref before asking
+    if not yes:
+        click.confirm(f"Delete {what}?", abort=True)
+    deleted = registry.delete(ref)
+    console.print(f"Deleted {', '.join(deleted.get('refs', [ref]))}")
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--limit", default=50, show_default=True)
+@json_option
+@click.pass_context
+def audit(ctx: click.Context, name: str | None, limit: int, as_json: bool) -> None:
+    """Show the append-only audit log of registry changes (newest first)."""
+    rows = open_registry(ctx).audit(name, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    table = make_table("at", "action", "model", "version", "details", title="Audit log")
+    for r in rows:
+        table.add_row(r["at"][:19], r["action"], r["model"] or "", _fmt(r["version"]),
+                      json.dumps(r["details"])[:80] if r["details"] else "")
+    console.print(table)
+
+
+def _add_plugin_commands() -> None:
+    """Let plugins add commands once every built-in command exists."""
+    from zoo.plugins import get_plugins
+
+    try:
+        get_plugins().call_each("register_commands", lambda _name: {"cli": cli})
+    except ZooError as exc:  # strict mode: report it as the command's error, in one line
+        ZooGroup.load_error = exc
+
+
+_add_plugin_commands()
+
+
+def main() -> None:
+    """Entry point of the ``zoo`` command."""
+    cli()

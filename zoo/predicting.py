@@ -1,0 +1,27 @@
+"""Scoring a table with a loaded model: the input's rows plus prediction columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def predict_table(model: Any, df: Any) -> Any:
+    """``df`` with a ``prediction`` column and, for classifiers, ``proba_<class>`` columns.
+
+    Columns are matched by name against the model's training schema (see ``zoo.data.align``):
+    a missing column is an error, extra ones are ignored with a warning.
+    """
+    from zoo.data import align
+
+    X = align(df, list(model.feature_names_in_))
+    out = df.copy()
+    if getattr(model, "kind", "") == "detector":
+        out["anomaly_score"] = model.score(X)
+        out["anomaly"] = model.predict(X)
+        return out
+    out["prediction"] = model.predict(X)
+    if getattr(model, "task", "") == "classification":
+        proba = model.predict_proba(X)
+        for k, cls in enumerate(model.classes_):
+            out[f"proba_{cls}"] = proba[:, k]
+    return out
