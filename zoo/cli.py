@@ -84,10 +84,10 @@ def open_registry(ctx: click.Context) -> Any:
 
 
 def make_table(*columns: str, title: str | None = None) -> Table:
-    """A rich table whose first column (a name or ref) never wraps."""
+    """A rich table whose first column (a name or ref) never wraps; others fold when narrow."""
     table = Table(title=title)
     for i, column in enumerate(columns):
-        table.add_column(column, no_wrap=(i == 0))
+        table.add_column(column, no_wrap=i == 0, overflow="fold")
     return table
 
 
@@ -329,7 +329,7 @@ def models(ctx: click.Context, as_json: bool) -> None:
             m["name"], str(m["versions"]), str(m["latest"]),
             ", ".join(f"{a}→{v}" for a, v in m["aliases"].items()),
             ", ".join(f"{k}={v}" for k, v in m["tags"].items()),
-            (m["updated_at"] or "")[:19],
+            _when(m["updated_at"]),
         )
     console.print(table if rows else "The registry is empty. Try: zoo train --help")
 
@@ -348,16 +348,21 @@ def versions(ctx: click.Context, name: str | None, where: str | None, order_by: 
     if as_json:
         print_json(rows)
         return
-    metric_keys = sorted({k for r in rows for k in r["metrics"]})[:6]
+    metric_keys = sorted({k for r in rows for k in r["metrics"]})[:5]
     table = make_table("ref", "component", "aliases", *metric_keys, "tags", "created", title="Versions")
     for r in rows:
         table.add_row(
             r["ref"], r["component"], ", ".join(r["aliases"]),
             *[_fmt(r["metrics"].get(k)) for k in metric_keys],
             ", ".join(f"{k}={v}" for k, v in r["tags"].items()),
-            (r["created_at"] or "")[:19],
+            _when(r["created_at"]),
         )
     console.print(table if rows else "No versions match.")
+
+
+def _when(timestamp: str | None) -> str:
+    """An ISO timestamp to minutes, for tables."""
+    return (timestamp or "")[:16].replace("T", " ")
 
 
 def _fmt(value: Any) -> str:
