@@ -17,6 +17,10 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Run as a script, this file's folder is sys.path[0] and its name would shadow the
+# `registry` package it measures.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
 
 
 def median_time(fn, repeat: int) -> float:
