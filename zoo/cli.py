@@ -534,6 +534,9 @@ def _add_plugin_commands() -> None:
         ZooGroup.load_error = exc
 
 
+from zoo import commands  # noqa: E402 - the modules there decorate `cli`, defined above
+
+commands.load_all()
 _add_plugin_commands()
 
 
