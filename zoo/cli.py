@@ -498,8 +498,11 @@ def verify(ctx: click.Context, as_json: bool) -> None:
 def delete(ctx: click.Context, ref: str, yes: bool) -> None:
     """Delete a version (name:3, name@alias) or a whole model (name) and its unshared artifacts."""
     registry = open_registry(ctx)
-    what = f"model {ref} and all its versions" if ":" not in ref and "@" not in ref else ref
-    registry.get(ref)  # fail on an unknown ref before asking
+    whole_model = ":" not in ref and "@" not in ref
+    what = f"model {ref} and all its versions" if whole_model else ref
+    # Fail on an unknown ref before asking; a model may exist with no versions left.
+    if not whole_model or ref not in {m["name"] for m in registry.models()}:
+        registry.get(ref)
     if not yes:
         click.confirm(f"Delete {what}?", abort=True)
     deleted = registry.delete(ref)

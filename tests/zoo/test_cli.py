@@ -220,3 +220,10 @@ def test_install_and_uninstall_a_plugin_for_real(tmp_path, run_zoo):
         run_zoo("uninstall", "-y", "zoo-install-probe", env=env)
     plugins = json.loads(run_zoo("plugins", "--json", env=env, check=True).stdout)["plugins"]
     assert "probe" not in {p["name"] for p in plugins}
+
+
+def test_delete_a_model_whose_versions_are_all_deleted(runner, data):
+    train(runner, data)
+    zoo(runner, "delete", "m:1", "--yes")
+    zoo(runner, "delete", "m", "--yes")
+    assert json.loads(zoo(runner, "models", "--json").output) == []
