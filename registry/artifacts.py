@@ -59,26 +59,35 @@ class ArtifactStore:
         except FileNotFoundError:
             return False
 
-    def open_verified(self, sha256: str, ref: str | None = None) -> Path:
-        """The artifact's path, after checking its bytes hash to ``sha256``.
+    def copy_verified(self, sha256: str, dest: str | Path, ref: str | None = None) -> Path:
+        """Copy the artifact to ``dest``, hashing the bytes as they are copied; returns ``dest``.
 
-        ``ref`` (e.g. ``"fraud:3"``) only names the owner in error messages.
+        Loaders read the private copy, never the store: a file swapped in the store after
+        the check cannot reach a deserialiser. ``ref`` (e.g. ``"fraud:3"``) only names the
+        owner in error messages.
         """
         path = self.path(sha256)
+        dest = Path(dest)
         owner = f" of {ref}" if ref else ""
+        digest = hashlib.sha256()
         try:
-            actual = hash_file(path)[0]
+            with open(path, "rb") as src, open(dest, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
         except FileNotFoundError:
+            dest.unlink(missing_ok=True)
             raise NotFoundError(
                 f"artifact {sha256[:12]}{owner} is missing from {self.root}; "
                 "restore it from a backup or delete the version"
             ) from None
-        if actual != sha256:
+        if digest.hexdigest() != sha256:
+            dest.unlink(missing_ok=True)
             raise IntegrityError(
                 f"artifact {sha256[:12]}{owner} is corrupted: its sha256 no longer matches the "
                 "registry; restore it from a backup or delete the version"
             )
-        return path
+        return dest
 
     def remove(self, sha256: str) -> bool:
         """Unlink the artifact's file; False if it was already gone."""

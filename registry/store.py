@@ -365,9 +365,11 @@ class Registry:
                 f"{version['ref']} needs component {version['component']} from plugin "
                 f"{version['plugin']!r}, which is not installed: install that plugin"
             ) from None
-        # Verify before deserialising: never hand tampered bytes to a loader.
-        path = self.artifacts.open_verified(version["artifact_sha256"], version["ref"])
-        model = info.cls.load(path, version["metadata"])
+        # Verify before deserialising, on a private copy: never hand tampered bytes to a loader.
+        with tempfile.TemporaryDirectory(prefix="zoo-load-") as tmp:
+            path = self.artifacts.copy_verified(version["artifact_sha256"], Path(tmp) / "model",
+                                                version["ref"])
+            model = info.cls.load(path, version["metadata"])
         model.model_name = version["name"]
         model.model_version = version["version"]
         return model
@@ -494,6 +496,31 @@ class Registry:
         report["orphans"] = [str(p) for p in self.artifacts.iter_files()
                              if self.artifacts.sha_of(p) not in known]
         return report
+
+    def gc(self, dry_run: bool = False) -> dict[str, Any]:
+        """Remove orphan files (no artifact row refers to them) and stale temp files.
+
+        Runs under the write lock: a registration that stored its file but has not
+        committed yet re-checks the file inside its own transaction and writes it again.
+        """
+
+        def collect(conn: sqlite3.Connection) -> dict[str, Any]:
+            known = {r[0] for r in conn.execute("SELECT sha256 FROM artifacts")}
+            orphans = [p for p in self.artifacts.iter_files()
+                       if self.artifacts.sha_of(p) not in known]
+            size = 0
+            for path in orphans:
+                try:
+                    size += path.stat().st_size
+                    if not dry_run:
+                        path.unlink()
+                except FileNotFoundError:
+                    continue
+            if orphans and not dry_run:
+                _audit(conn, "gc", None, None, {"removed": len(orphans), "bytes": size})
+            return {"removed": [str(p) for p in orphans], "bytes": size, "dry_run": dry_run}
+
+        return self._write(collect)
 
     def audit(self, name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The audit log, newest first (of one model when ``name`` is given)."""

@@ -492,6 +492,22 @@ def verify(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--dry-run", is_flag=True, help="List what would be removed, remove nothing.")
+@json_option
+@click.pass_context
+def gc(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
+    """Remove orphaned artifact files (left by a crash) and stale temp files from the store."""
+    report = open_registry(ctx).gc(dry_run=dry_run)
+    if as_json:
+        print_json(report)
+        return
+    verb = "Would remove" if dry_run else "Removed"
+    console.print(f"{verb} {len(report['removed'])} orphaned files ({report['bytes']} bytes)")
+    for path in report["removed"]:
+        console.print(f"  {path}")
+
+
+@cli.command()
 @click.argument("ref")
 @click.option("-y", "--yes", is_flag=True, help="Don't ask for confirmation.")
 @click.pass_context

@@ -54,13 +54,15 @@ def test_no_temp_file_is_left_behind(store):
     assert [p.name for p in store.root.rglob("*") if p.is_file() and p.name.startswith(".")] == []
 
 
-def test_a_flipped_byte_is_detected(store):
+def test_a_flipped_byte_is_detected(store, tmp_path):
     sha, _ = store.put_bytes(b"some model bytes")
-    assert store.open_verified(sha, "fraud:3") == store.path(sha)
+    copy = store.copy_verified(sha, tmp_path / "copy", "fraud:3")
+    assert copy.read_bytes() == b"some model bytes"
     flip_a_byte(store.path(sha), 3)
     assert not store.verify(sha)
     with pytest.raises(IntegrityError) as err:
-        store.open_verified(sha, "fraud:3")
+        store.copy_verified(sha, tmp_path / "copy2", "fraud:3")
+    assert not (tmp_path / "copy2").exists()  # tampered bytes never reach a loader
     assert str(err.value) == (
         f"artifact {sha[:12]} of fraud:3 is corrupted: its sha256 no longer matches the "
         "registry; restore it from a backup or delete the version")
@@ -73,13 +75,13 @@ def test_putting_the_same_bytes_again_repairs_a_corrupted_copy(store):
     assert store.verify(sha)
 
 
-def test_a_missing_file_is_not_found(store):
+def test_a_missing_file_is_not_found(store, tmp_path):
     sha, _ = store.put_bytes(b"gone soon")
     store.path(sha).unlink()
     assert not store.verify(sha)
     assert not store.exists(sha)
     with pytest.raises(NotFoundError, match=f"artifact {sha[:12]} of fraud:1 is missing"):
-        store.open_verified(sha, "fraud:1")
+        store.copy_verified(sha, tmp_path / "copy", "fraud:1")
 
 
 @pytest.mark.parametrize("bad", [
@@ -92,8 +94,9 @@ def test_a_missing_file_is_not_found(store):
     "/" + "a" * 63,
     "",
 ])
-def test_anything_but_a_sha256_is_rejected(store, bad):
-    for call in (store.path, store.verify, store.open_verified, store.remove):
+def test_anything_but_a_sha256_is_rejected(store, bad, tmp_path):
+    for call in (store.path, store.verify, store.remove,
+                 lambda sha: store.copy_verified(sha, tmp_path / "copy")):
         with pytest.raises(NotFoundError, match="expected 64 lowercase hex digits"):
             call(bad)
 
