@@ -84,8 +84,12 @@ def as_frame(X: Any) -> Any:
     return pd.DataFrame(columns, index=X.index)
 
 
-def as_target(y: Any, n_rows: int) -> Any:
-    """A target Series of length ``n_rows`` with no missing values."""
+def as_target(y: Any, n_rows: int, numeric: bool = False) -> Any:
+    """A target Series of length ``n_rows`` with no missing values.
+
+    ``numeric`` (regression) converts it to float, naming a value that is not a number;
+    otherwise labels of mixed types become strings so they can be sorted.
+    """
     import pandas as pd
 
     y = y if isinstance(y, pd.Series) else pd.Series(y)
@@ -93,14 +97,41 @@ def as_target(y: Any, n_rows: int) -> Any:
         raise DataError(f"target has {len(y)} values but the features have {n_rows} rows")
     if y.isna().any():
         raise DataError(f"target column {y.name!r} has {int(y.isna().sum())} missing values; drop those rows")
+    if numeric:
+        return _numeric_column(y, y.name if y.name is not None else "target")
+    if y.dtype == object and len({type(v) for v in y}) > 1:
+        y = y.astype(str)
     return y
 
 
-def align(X: Any, feature_names: list[str]) -> Any:
+def check_values(X: Any, allow_missing: bool, who: str) -> Any:
+    """``X`` unchanged if it has no infinite values, and no missing ones unless allowed."""
+    import numpy as np
+
+    values = X.to_numpy(dtype=float)
+    bad = np.isinf(values)
+    if not allow_missing:
+        bad |= np.isnan(values)
+    if bad.any():
+        row, col = (int(i[0]) for i in np.nonzero(bad))
+        name, value = X.columns[col], values[row, col]
+        if np.isinf(value):
+            raise DataError(f"column {name!r} has an infinite value (row {row + 1}); "
+                            "replace or drop it")
+        count = int(np.isnan(values[:, col]).sum())
+        raise DataError(f"column {name!r} has {count} missing value{'s' if count > 1 else ''} "
+                        f"(first in row {row + 1}); {who or 'this model'} cannot use them: fill or "
+                        "drop them, or use a component that handles missing values")
+    return X
+
+
+def align(X: Any, feature_names: list[str], keys: Any = ()) -> Any:
     """Select and order ``X``'s columns as the model saw them at fit, converting to numbers.
 
     A missing column is an error naming it; extra columns are dropped with an
-    ``ExtraColumnsWarning``; column order does not matter.
+    ``ExtraColumnsWarning``; column order does not matter. Columns named in ``keys``
+    (labels such as the group columns of a group-wise calibrated model) are kept as they
+    are instead of being converted to numbers.
     """
     import pandas as pd
 
@@ -122,7 +153,14 @@ def align(X: Any, feature_names: list[str]) -> Any:
             ExtraColumnsWarning,
             stacklevel=3,
         )
-    return as_frame(X[list(feature_names)])
+    keys = [c for c in keys if c in set(feature_names)]
+    if not keys:
+        return as_frame(X[list(feature_names)])
+    numeric = [c for c in feature_names if c not in set(keys)]
+    out = as_frame(X[numeric]) if numeric else pd.DataFrame(index=X.index)
+    for name in keys:
+        out[name] = X[name]
+    return out[list(feature_names)]
 
 
 def fingerprint(df: Any) -> dict[str, Any]:
@@ -145,8 +183,10 @@ def _numeric_column(col: Any, name: Any) -> Any:
     bad = converted.isna() & col.notna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
+        shown = repr(col.iloc[row])
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
         raise DataError(
-            f"column {name!r} has a value that is not a number ({col.iloc[row]!r} in row {row + 1}); "
+            f"column {name!r} has a value that is not a number ({shown} in row {row + 1}); "
             "encode it as numbers or drop the column"
         )
     return converted.astype(float)

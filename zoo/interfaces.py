@@ -96,6 +96,9 @@ class BaseMLModel(Component):
     kind = "predictor"
     task = "classification"  # or "regression"
 
+    #: Whether the model accepts missing values (NaN) in its features; inf is never accepted.
+    allow_missing: ClassVar[bool] = False
+
     #: Set by the registry when a version is loaded; ``None`` for a fresh model.
     model_name: str | None = None
     model_version: int | None = None
@@ -127,16 +130,24 @@ class BaseMLModel(Component):
 
     def fit(self, X: Any, y: Any) -> BaseMLModel:
         """Fit on feature table ``X`` and target ``y``; returns ``self``."""
-        from zoo.data import as_frame, as_target
+        import numpy as np
 
-        X = as_frame(X)
-        y = as_target(y, len(X))
+        from zoo.data import DataError, as_frame, as_target, check_values
+
+        X = check_values(as_frame(X), self.allow_missing, self.component)
+        y = as_target(y, len(X), numeric=self.task == "regression")
         self.feature_names_in_ = X.columns.to_numpy(dtype=object)
         self.target_name_ = str(y.name) if y.name is not None else "target"
         if self.task == "classification":
-            import numpy as np
-
-            self.classes_ = np.unique(y.to_numpy())
+            values = y.to_numpy()
+            if values.dtype.kind == "f" and not np.all(values == np.round(values)):
+                example = values[values != np.round(values)][0]
+                raise DataError(f"target {self.target_name_!r} has continuous values (e.g. {example}); "
+                                "a classifier needs class labels: use a regressor or bin the target")
+            self.classes_ = np.unique(values)
+            if len(self.classes_) < 2:
+                raise DataError(f"target {self.target_name_!r} has a single class "
+                                f"({_plain(self.classes_[0])!r}); a classifier needs at least two")
         self._fit(X, y)
         return self
 
@@ -156,17 +167,17 @@ class BaseMLModel(Component):
         from zoo.data import as_target
 
         X = self._check(X)
-        y = as_target(y, len(X)).to_numpy()
+        y = as_target(y, len(X), numeric=self.task == "regression").to_numpy()
         if self.task == "classification":
             return metrics.classification(y, self._predict_proba(X), self.classes_)
         return metrics.regression(y, self._predict(X))
 
     def _check(self, X: Any) -> Any:
-        from zoo.data import align
+        from zoo.data import align, check_values
 
         if not hasattr(self, "feature_names_in_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
-        return align(X, self.feature_names)
+        return check_values(align(X, self.feature_names), self.allow_missing, self.component)
 
     # --- what a plugin implements ---
 
@@ -227,17 +238,23 @@ class Detector(Component):
 
 
 class Calibrator(Component):
-    """Maps a classifier's scores to calibrated probabilities."""
+    """Maps a classifier's scores to calibrated probabilities.
+
+    Scores are probabilities: for a binary model a 1-D array of P(class 1), for a
+    multiclass model an (n, k) array whose rows sum to 1. ``y`` holds class indices
+    (0/1, or 0..k-1 in the order of the score columns). ``transform`` returns the same
+    shape as its input.
+    """
 
     kind = "calibrator"
     task = "calibration"
 
     def fit(self, scores: Any, y: Any) -> Calibrator:
-        """Learn the mapping from held-out ``scores`` and true labels ``y``."""
+        """Learn the mapping from held-out ``scores`` and true class indices ``y``."""
         raise NotImplementedError
 
     def transform(self, scores: Any) -> Any:
-        """Calibrated probabilities for ``scores``."""
+        """Calibrated probabilities for ``scores``, in the same shape."""
         raise NotImplementedError
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from zoo.catalogue import ComponentInfo
@@ -19,12 +20,19 @@ class TrainResult:
     data: dict[str, Any] = field(default_factory=dict)
     n_train: int = 0
     n_test: int = 0
+    #: Extra files for ``Registry.register(..., artifacts=...)``: held-out plots, metrics with
+    #: confidence intervals and the conformal calibration record (see ``held_out_artifacts``).
+    artifacts: dict[str, Path] = field(default_factory=dict)
 
 
 def split(
     n_rows: int, test_size: float, seed: int, labels: Any | None = None
 ) -> tuple[Any, Any]:
-    """Train and test row indices; stratified by ``labels`` when every class has 2+ rows."""
+    """Train and test row indices, stratified by ``labels`` when given.
+
+    Every class keeps at least one row in training, so the test split never holds a
+    label the model has not seen.
+    """
     import numpy as np
 
     if not 0.0 <= test_size < 1.0:
@@ -34,14 +42,12 @@ def split(
         return np.arange(n_rows), np.arange(0)
     groups = [np.arange(n_rows)]
     if labels is not None:
-        values = np.asarray(labels)
-        _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-        if counts.min() >= 2:
-            groups = [np.flatnonzero(inverse == k) for k in range(len(counts))]
+        _, inverse = np.unique(np.asarray(labels), return_inverse=True)
+        groups = [np.flatnonzero(inverse == k) for k in range(inverse.max() + 1)]
     train, test = [], []
     for rows in groups:
         rows = rng.permutation(rows)
-        n_test = max(1, int(round(len(rows) * test_size))) if len(rows) > 1 else 0
+        n_test = min(len(rows) - 1, max(1, int(round(len(rows) * test_size))))
         test.append(rows[:n_test])
         train.append(rows[n_test:])
     train_idx, test_idx = np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
@@ -58,13 +64,15 @@ def train(
     test_size: float = 0.2,
     seed: int = 0,
     step: Callable[[str], None] = lambda _: None,
+    artifact_dir: str | Path | None = None,
 ) -> TrainResult:
     """Fit ``info``'s component on ``df``, holding out ``test_size`` of the rows for metrics.
 
     Predictors need ``target``; detectors fit on the features alone. ``step`` is told the
-    name of each stage, for a progress display.
+    name of each stage, for a progress display. With ``artifact_dir``, a predictor's
+    held-out evaluation files are written there and listed in ``TrainResult.artifacts``.
     """
-    from zoo.data import fingerprint
+    from zoo.data import as_target, fingerprint
 
     model = info.create(**(params or {}))
     if info.kind == "predictor" and not target:
@@ -75,7 +83,8 @@ def train(
     step("fingerprinting data")
     data = fingerprint(df)
     X = df.drop(columns=[target]) if target is not None else df
-    y = df[target] if target is not None else None
+    # Check the whole target before splitting, so a bad value in the test rows is named too.
+    y = as_target(df[target], len(df), numeric=info.task == "regression") if target is not None else None
     if info.kind != "predictor":
         step("fitting")
         model.fit(X)
@@ -86,8 +95,51 @@ def train(
     step("fitting")
     model.fit(X.iloc[train_idx], y.iloc[train_idx])
     metrics: dict[str, float] = {}
+    artifacts: dict[str, Path] = {}
     if len(test_idx):
         step("validating")
         metrics = model.validate(X.iloc[test_idx], y.iloc[test_idx])
+        if artifact_dir is not None:
+            step("plotting and calibrating")
+            held_out = {"kind": "holdout", "seed": seed, "test_size": test_size,
+                        "stratified": stratify is not None}
+            artifacts = held_out_artifacts(model, X.iloc[test_idx], y.iloc[test_idx], artifact_dir,
+                                           split_record(held_out, test_idx, data))
     return TrainResult(model=model, metrics=metrics, data=data,
-                       n_train=len(train_idx), n_test=len(test_idx))
+                       n_train=len(train_idx), n_test=len(test_idx), artifacts=artifacts)
+
+
+def split_record(how: dict[str, Any], test_idx: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """Which rows were held out: ``how`` plus their count, a sha256 of their indices and
+    the training data's sha256, so the calibration split can be checked and reproduced."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256(np.asarray(test_idx, dtype="<i8").tobytes()).hexdigest()
+    return {**how, "rows": int(len(test_idx)), "rows_sha256": digest, "data_sha256": data.get("sha256")}
+
+
+def held_out_artifacts(model: Any, X_test: Any, y_test: Any, directory: str | Path,
+                       split: dict[str, Any]) -> dict[str, Path]:
+    """Evaluation files of a predictor on its held-out rows, written into ``directory``.
+
+    The task's plots (``zoo.evaluation.PLOTS``), ``evaluation.json`` (every metric with a
+    bootstrap confidence interval) and ``conformal.json`` (the calibration record that
+    ``zoo predict --interval`` uses, with ``split`` saying which rows it came from).
+    """
+    import json
+
+    from zoo import conformal, evaluation
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    files = evaluation.plot_artifacts(model, X_test, y_test, directory)
+    y_values = y_test.to_numpy()
+    record = evaluation.metric_intervals(model.task, y_values, evaluation.outputs(model, X_test),
+                                         getattr(model, "classes_", None))
+    files[evaluation.ARTIFACT] = directory / evaluation.ARTIFACT
+    files[evaluation.ARTIFACT].write_text(json.dumps({**record, "split": split}))
+    files[conformal.ARTIFACT] = directory / conformal.ARTIFACT
+    files[conformal.ARTIFACT].write_text(json.dumps(conformal.calibrate(model, X_test, y_test, split)))
+    return files

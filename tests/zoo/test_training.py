@@ -37,3 +37,10 @@ def test_train_names_a_missing_target():
     info = build_catalogue().get("zoo.baseline_regressor")
     with pytest.raises(DataError, match="no column 'label'"):
         train(info, pd.DataFrame({"x": [1.0, 2.0]}), "label")
+
+
+def test_a_class_with_one_row_stays_in_training():
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2])
+    for seed in range(20):
+        tr, te = split(len(labels), 0.3, seed, labels)
+        assert 8 in tr and set(labels[te]) <= set(labels[tr])

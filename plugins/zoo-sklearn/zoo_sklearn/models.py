@@ -179,6 +179,7 @@ class HistGradientBoostingClassifierModel(SklearnModel):
 
     component = "sklearn.hist_gradient_boosting_classifier"
     task = "classification"
+    allow_missing = True  # native missing-value support
 
     def __init__(self, learning_rate=0.1, max_iter=100, max_leaf_nodes=31, max_depth=None,
                  min_samples_leaf=20, l2_regularization=0.0, early_stopping="auto",
@@ -235,6 +236,7 @@ class HistGradientBoostingRegressorModel(SklearnModel):
 
     component = "sklearn.hist_gradient_boosting_regressor"
     task = "regression"
+    allow_missing = True  # native missing-value support
 
     def __init__(self, loss="squared_error", quantile=None, learning_rate=0.1, max_iter=100,
                  max_leaf_nodes=31, max_depth=None, min_samples_leaf=20,
