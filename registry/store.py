@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from registry import migrations
 from registry.artifacts import ArtifactStore
 from registry.query import KEY_PATTERN, compile_order_by, compile_where
-from zoo.errors import NotFoundError, ZooError
+from zoo.errors import IntegrityError, NotFoundError, ZooError
 
 T = TypeVar("T")
 
@@ -369,7 +369,16 @@ class Registry:
         with tempfile.TemporaryDirectory(prefix="zoo-load-") as tmp:
             path = self.artifacts.copy_verified(version["artifact_sha256"], Path(tmp) / "model",
                                                 version["ref"])
-            model = info.cls.load(path, version["metadata"])
+            try:
+                model = info.cls.load(path, version["metadata"])
+            except ZooError:
+                raise
+            except Exception as exc:  # a loader choking on bytes that hash right but are not its format
+                raise IntegrityError(
+                    f"{version['ref']}: its {version['artifact_format'] or 'model'} artifact could not be "
+                    f"loaded ({type(exc).__name__}: {str(exc)[:120]}); it is not a file "
+                    f"{version['component']} wrote: restore it from a backup or delete the version"
+                ) from None
         model.model_name = version["name"]
         model.model_version = version["version"]
         return model

@@ -7,6 +7,8 @@ Controls (environment variables):
 - ``ZOO_LOAD_PLUGINS``: comma-separated entry-point names to load; empty loads none.
   Unset loads every installed plugin.
 - ``ZOO_STRICT_PLUGINS=1``: any plugin failure raises ``PluginError`` (for CI).
+- ``ZOO_PREFER``: comma-separated plugin names asked first, so their components win
+  name clashes. Otherwise the first plugin registered keeps a name, built-ins last.
 """
 
 from __future__ import annotations
@@ -162,8 +164,16 @@ class Plugins:
         self._fail(info, error)
 
     def _impls(self, hook_name: str) -> list[Any]:
-        # pluggy calls the last-registered implementation first (trylast ones at the end).
-        return list(reversed(getattr(self.pm.hook, hook_name).get_hookimpls()))
+        """Implementations in the order they are asked: preferred plugins (``ZOO_PREFER``),
+        then ``tryfirst`` ones, then the rest in registration order, ``trylast`` (built-ins) last."""
+        impls = getattr(self.pm.hook, hook_name).get_hookimpls()  # registration order per group
+        prefer = [n.strip() for n in os.environ.get("ZOO_PREFER", "").split(",") if n.strip()]
+
+        def rank(impl: Any) -> tuple[int, int]:
+            preferred = prefer.index(impl.plugin_name) if impl.plugin_name in prefer else len(prefer)
+            return preferred, 0 if impl.tryfirst else 2 if impl.trylast else 1
+
+        return sorted(impls, key=rank)  # stable: keeps registration order within a rank
 
 
 _plugins: Plugins | None = None

@@ -191,3 +191,30 @@ def test_strict_mode_raises(monkeypatch):
 
     with pytest.raises(PluginError, match="typo"):
         plugins.register(Typo(), name="typo")
+
+
+def _clashing_plugin(tag: str):
+    class Clone(BaseMLModel):
+        """A component claiming a shared name."""
+
+        component = "shared.model"
+        origin = tag
+
+    class Plugin:
+        @hookimpl
+        def register_predictors(self, register):
+            register(Clone)
+
+    return Plugin()
+
+
+def test_first_registered_plugin_keeps_a_name_unless_the_user_prefers_another(fresh, monkeypatch):
+    fresh.register(_clashing_plugin("first"), name="first")
+    fresh.register(_clashing_plugin("second"), name="second")
+    catalogue = build_catalogue(fresh)
+    assert catalogue.get("shared.model").cls.origin == "first"
+    assert catalogue.conflicts == [("shared.model", "first", "second")]
+    monkeypatch.setenv("ZOO_PREFER", "second")
+    catalogue = build_catalogue(fresh)
+    assert catalogue.get("shared.model").cls.origin == "second"
+    assert catalogue.conflicts == [("shared.model", "second", "first")]
