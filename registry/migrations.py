@@ -151,6 +151,21 @@ _STEPS: dict[str, tuple[str, ...]] = {
         """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'audit rows are append-only: they cannot be deleted'); END""",
     ),
+    "m006_bundle_imports_created_at": (
+        # Provenance of versions restored from a bundle (zoo import): which bundle, when.
+        """CREATE TABLE bundle_imports (
+            id INTEGER PRIMARY KEY,
+            bundle_sha256 TEXT NOT NULL,
+            source TEXT,
+            imported_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE version_origins (
+            version_id INTEGER PRIMARY KEY REFERENCES versions(id) ON DELETE CASCADE,
+            import_id INTEGER NOT NULL REFERENCES bundle_imports(id)
+        )""",
+        # --where 'created_at > ...' and newest-first listings.
+        "CREATE INDEX versions_created_at ON versions(created_at)",
+    ),
 }
 
 #: Every migration, in order of application.

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from registry import Registry, migrations
@@ -114,3 +116,39 @@ def _env() -> dict[str, str]:
 
     root = str(Path(__file__).resolve().parents[2])
     return {**os.environ, "PYTHONPATH": root, "ZOO_LOAD_PLUGINS": ""}
+
+
+def test_a_registry_made_by_the_first_schema_migrates_forward(tmp_path):
+    """tests/registry/data/schema-v1 was written by zoo's first schema (m001-m005) and is
+    never regenerated: newer code must open it, migrate it and keep every row."""
+    import shutil
+
+    from registry import Registry
+    from registry.migrations import MIGRATION_NAMES
+
+    src = Path(__file__).parent / "data" / "schema-v1"
+    shutil.copytree(src, tmp_path / "old")
+    path = tmp_path / "old" / "registry.db"
+    with sqlite3.connect(path) as conn:
+        first = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+    assert first == list(MIGRATION_NAMES[:5])
+    with Registry(path) as reg:
+        with sqlite3.connect(path) as conn:
+            now = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+        assert now == list(MIGRATION_NAMES)  # every newer step applied
+        fraud = reg.versions("fraud")
+        assert [v["version"] for v in fraud] == [1, 2, 3]
+        assert fraud[2]["params"] == {"bootstrap": True, "criterion": "gini", "depth": 4}
+        assert fraud[1]["tags"] == {"team": "risk"} and fraud[0]["metrics"]["auc"] == 0.7
+        assert reg.get("fraud@champion")["version"] == 3
+        assert [(h["from_version"], h["to_version"]) for h in reg.alias_history("fraud", "champion")] == [
+            (None, 1), (1, 3)]
+        assert [p["ref"] for p in reg.lineage("fraud:3")["parents"]] == ["fraud:2"]
+        assert reg.models()[0]["tags"] == {"owner": "ana"}
+        assert [v["version"] for v in reg.versions("price")] == [2]
+        assert reg.load("fraud:2").predict_proba(pd.DataFrame({"a": [1.0], "b": [2.0]})).tolist() == [
+            [0.5, 0.5]]
+        assert reg.verify()["corrupted"] == [] and reg.verify()["missing"] == []
+        reg.register("price", reg.load("price:2"))
+        assert reg.get("price")["version"] == 3  # numbering carries on after the deleted price:1
+        assert len(reg.audit()) > 10
