@@ -34,13 +34,13 @@ class ArtifactStore:
     def put_file(self, path: str | Path) -> tuple[str, int]:
         """Store a copy of the file at ``path``; returns its ``(sha256, size)``."""
         with open(path, "rb") as src:
-            return self._put(src)
+            return self.put_stream(src)
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Store ``data``; returns its ``(sha256, size)``."""
         import io
 
-        return self._put(io.BytesIO(data))
+        return self.put_stream(io.BytesIO(data))
 
     def path(self, sha256: str) -> Path:
         """Where the artifact with this sha256 lives (it may not exist)."""
@@ -128,7 +128,8 @@ class ArtifactStore:
             return parts[1]
         return None
 
-    def _put(self, src: BinaryIO) -> tuple[str, int]:
+    def put_stream(self, src: BinaryIO) -> tuple[str, int]:
+        """Store everything read from ``src``; returns its ``(sha256, size)``."""
         # Hash while copying into a temp file in the store (same filesystem), so the final
         # rename is atomic and a reader never sees partial bytes.
         self.root.mkdir(parents=True, exist_ok=True)

@@ -531,6 +531,24 @@ class Registry:
 
         return self._write(collect)
 
+    def export(self, refs: list[str], path: str | Path) -> dict[str, Any]:
+        """Write versions to a portable bundle (see ``registry.bundles``)."""
+        from registry.bundles import export_bundle
+
+        return export_bundle(self, refs, path)
+
+    def import_bundle(self, path: str | Path) -> dict[str, Any]:
+        """Restore a bundle's versions, verifying every hash first (see ``registry.bundles``)."""
+        from registry.bundles import import_bundle
+
+        return import_bundle(self, path)
+
+    def backup(self, path: str | Path) -> dict[str, Any]:
+        """A consistent copy of this registry at ``path``, taken while writers run."""
+        from registry.backup import backup
+
+        return backup(self, path)
+
     def audit(self, name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The audit log, newest first (of one model when ``name`` is given)."""
         sql = "SELECT id, at, action, model, version, details FROM audit"
