@@ -1,29 +1,58 @@
 """The ``zoo`` command line.
 
-Start-up must stay fast with every plugin installed: this module imports only click,
-rich and the light kernel modules. The registry (sqlite-utils pulls in pandas), numpy,
+Start-up must stay fast with every plugin installed: this module imports only click
+and the light kernel modules at the top (json, subprocess and rich too are imported
+where they are used). The registry (sqlite-utils pulls in pandas), numpy,
 pandas and every plugin's library are imported inside the commands that need them.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from zoo import __version__
 from zoo.errors import ZooError
 
-console = Console()
-err_console = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.table import Table
+
+
+class LazyConsole:
+    """A rich ``Console`` made on first use: importing rich.console costs 30-50 ms, and
+    ``zoo --help`` (click's own formatting) never needs it."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    @property
+    def real(self) -> Any:
+        """The rich ``Console`` itself (made now if it was not yet)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    # `with console:` (rich's Live and Progress do it) looks dunders up on the type.
+    def __enter__(self) -> Any:
+        return self.real.__enter__()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.real.__exit__(*exc_info)
+
+
+console = LazyConsole()
+err_console = LazyConsole(stderr=True)
 
 
 class ZooGroup(click.Group):
@@ -85,6 +114,8 @@ def open_registry(ctx: click.Context) -> Any:
 
 def make_table(*columns: str, title: str | None = None) -> Table:
     """A rich table whose first column (a name or ref) never wraps; others fold when narrow."""
+    from rich.table import Table
+
     table = Table(title=title)
     for i, column in enumerate(columns):
         table.add_column(column, no_wrap=i == 0, overflow="fold")
@@ -96,11 +127,15 @@ def json_option(f: Any) -> Any:
 
 
 def print_json(data: Any) -> None:
+    import json
+
     click.echo(json.dumps(data, indent=2, default=str))
 
 
 def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, Any]:
     """``key=value`` strings to a dict; values parse as JSON (numbers, true, null) when they can."""
+    import json
+
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -175,6 +210,8 @@ def uninstall(packages: tuple[str, ...], yes: bool) -> None:
 
 
 def _run_pip(args: list[str]) -> None:
+    import subprocess
+
     code = subprocess.run(args).returncode
     if code:
         raise ZooError(f"pip exited with status {code}; see its output above")
@@ -239,6 +276,8 @@ def train(ctx: click.Context, component: str, data: str, target: str | None, nam
           params: tuple[str, ...], tags: tuple[str, ...], test_size: float, seed: int,
           description: str | None, as_json: bool) -> None:
     """Train COMPONENT on DATA (CSV or Parquet), hold out a test split and register a version."""
+    import tempfile
+
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from zoo.catalogue import build_catalogue
@@ -251,18 +290,19 @@ def train(ctx: click.Context, component: str, data: str, target: str | None, nam
     info.create(**param_values)  # reject unknown parameters before reading any data
     registry = open_registry(ctx)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console, transient=True) as progress:
+                  console=err_console, transient=True) as progress, \
+            tempfile.TemporaryDirectory(prefix="zoo-train-") as tmp:
         task = progress.add_task("reading data", total=None)
 
         def step(label: str) -> None:
             progress.update(task, description=label)
 
         df = read_table(data)
-        result = run_training(info, df, target, param_values, test_size, seed, step)
+        result = run_training(info, df, target, param_values, test_size, seed, step, artifact_dir=tmp)
         step("registering")
         version = registry.register(
             name, result.model, metrics=result.metrics, tags=tag_values, data=result.data,
-            description=description,
+            description=description, artifacts=result.artifacts,
         )
     if as_json:
         print_json(version)
@@ -277,20 +317,36 @@ def train(ctx: click.Context, component: str, data: str, target: str | None, nam
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write CSV or Parquet here (by suffix) instead of CSV on stdout.")
+@click.option("--interval", type=float, metavar="LEVEL",
+              help="Add an interval (regressors) or prediction set (classifiers) holding the true "
+                   "value with this probability, e.g. 0.9.")
+@click.option("--method", type=click.Choice(["conformal", "bootstrap"]),
+              help="conformal (default): split conformal, CQR or sets, with a coverage guarantee; "
+                   "bootstrap: residual bootstrap intervals, no guarantee.")
 @json_option
 @click.pass_context
-def predict(ctx: click.Context, ref: str, data: str, output: str | None, as_json: bool) -> None:
+def predict(ctx: click.Context, ref: str, data: str, output: str | None, interval: float | None,
+            method: str | None, as_json: bool) -> None:
     """Score DATA with model REF (name, name:3 or name@alias); columns are matched by name."""
     from zoo.data import read_table, write_table
     from zoo.plugins import get_plugins
     from zoo.predicting import predict_table
 
+    if interval is not None:
+        from zoo.conformal import add_intervals, check_level
+
+        check_level(interval)
+    elif method:
+        raise ZooError("--method needs --interval LEVEL, e.g. --interval 0.9")
     registry = open_registry(ctx)
     version = registry.get(ref)
     model = registry.load(ref)
     df = read_table(data)
     start = time.perf_counter()
     out = predict_table(model, df)
+    if interval is not None:
+        out, note = add_intervals(registry, version, model, df, out, interval, method)
+        err_console.print(note, highlight=False, soft_wrap=True)
     seconds = time.perf_counter() - start
     get_plugins().fire("batch_predicted", registry=registry, version=version, inputs=df,
                        predictions=out, seconds=seconds)
@@ -532,6 +588,8 @@ def delete(ctx: click.Context, ref: str, yes: bool) -> None:
 @click.pass_context
 def audit(ctx: click.Context, name: str | None, limit: int, as_json: bool) -> None:
     """Show the append-only audit log of registry changes (newest first)."""
+    import json
+
     rows = open_registry(ctx).audit(name, limit=limit)
     if as_json:
         print_json(rows)

@@ -97,23 +97,41 @@ def test_load_plugins_chooses_which_load(site, run_zoo):
     assert {c["plugin"] for c in json.loads(proc.stdout)} == {"zoo.builtins"}
 
 
-def test_help_imports_no_heavy_library(site):
-    """With every plugin of this repository installed, `zoo --help` imports no heavy module."""
+HEAVY = {"numpy", "pandas", "sklearn", "scipy", "skops", "xgboost", "lightgbm", "pyod",
+         "alibi_detect", "sqlite_utils", "pyarrow", "matplotlib", "optuna", "dask"}
+
+
+@pytest.mark.parametrize("command", [["--help"], ["plugins"], ["components"], ["models"]])
+def test_everyday_commands_import_no_heavy_library(site, command, tmp_path):
+    """With every plugin of this repository installed, these commands import no heavy module."""
     code = (
         "import sys, json\n"
-        "sys.argv = ['zoo', '--help']\n"
+        f"sys.argv = ['zoo', *{command!r}]\n"
         "from zoo.cli import cli\n"
         "try:\n    cli()\nexcept SystemExit:\n    pass\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(site), **NO_STRICT})
+    env = {**os.environ, "PYTHONPATH": str(site), **NO_STRICT, "ZOO_REGISTRY": str(tmp_path / "r.db")}
+    # An existing registry: creating one runs the migrations, which need sqlite-utils.
+    subprocess.run([sys.executable, "-m", "zoo", "models"], env=env, check=True, capture_output=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     imported = set(json.loads(proc.stderr.strip().splitlines()[-1]))
-    heavy = {"numpy", "pandas", "sklearn", "scipy", "skops", "xgboost", "lightgbm", "pyod",
-             "alibi_detect", "sqlite_utils", "pyarrow"}
-    assert imported & heavy == set()
+    assert imported & HEAVY == set()
     assert {"zoo_sklearn", "zoo_example"} <= imported  # the plugins really were loaded
+    assert "importlib.metadata" not in imported or command != ["--help"]
+
+
+def test_entry_point_scan_agrees_with_importlib_metadata(site, monkeypatch):
+    from importlib.metadata import entry_points as reference
+
+    from zoo.plugins import entry_points
+
+    monkeypatch.syspath_prepend(str(site))
+    ours = sorted((e.name, e.value, e.distribution, e.version) for e in entry_points("zoo"))
+    theirs = sorted((e.name, e.value, e.dist.metadata["Name"], e.dist.version)
+                    for e in reference(group="zoo"))
+    assert ours == theirs and ("example", "zoo_example", "zoo-example", "0.1.0") in ours
 
 
 # --- failures after import, with throwaway plugin objects ---
