@@ -143,13 +143,19 @@ class ArtifactStore:
                     digest.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
+                sha = digest.hexdigest()
+                dest = self.path(sha)
+                # Identical content is stored once: a sound copy already there makes the
+                # fsync and rename unnecessary (they cost more than the rest of a register).
+                if dest.is_file() and dest.stat().st_size == size and self.verify(sha):
+                    out.close()
+                    tmp.unlink()
+                    return sha, size
                 out.flush()
                 os.fsync(out.fileno())
             os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide artifacts from a shared group
-            sha = digest.hexdigest()
-            dest = self.path(sha)
             dest.parent.mkdir(exist_ok=True)
-            # Replacing an existing copy is harmless (same bytes) and repairs a corrupted one.
+            # Replacing a corrupted copy with the right bytes repairs it.
             os.replace(tmp, dest)
             _fsync_dir(dest.parent)
             return sha, size

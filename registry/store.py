@@ -72,6 +72,12 @@ class Registry:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
+            # In WAL mode NORMAL syncs at checkpoints, not at every commit: a killed process
+            # loses nothing and the file is never corrupted; a power cut may roll back the
+            # last commits (artifacts are fsynced before their rows, so a rolled-back row
+            # leaves at most an orphan file for zoo gc). ZOO_SYNC=full syncs every commit.
+            sync = "FULL" if os.environ.get("ZOO_SYNC", "").lower() == "full" else "NORMAL"
+            conn.execute(f"PRAGMA synchronous = {sync}")
             self._retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
             if migrations.pending(conn):
                 self._retry_busy(lambda: migrations.apply(self.path))
