@@ -92,10 +92,21 @@ class Catalogue:
 
 
 def build_catalogue(plugins: Any | None = None) -> Catalogue:
-    """Ask every plugin to register its components; bad registrations mark the plugin broken."""
+    """Ask every plugin to register its components; bad registrations mark the plugin broken.
+
+    The result is kept until a plugin is registered or unregistered (or ``ZOO_PREFER``
+    changes): building it reads every component's signature, which would otherwise be
+    most of the cost of a registration. Treat it as read-only.
+    """
+    import os
+
     from zoo.plugins import get_plugins
 
     plugins = plugins or get_plugins()
+    key = (plugins.generation, os.environ.get("ZOO_PREFER", ""))
+    cached = getattr(plugins, "_catalogue", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
     catalogue = Catalogue()
     for kind, hook in HOOKS.items():
         def kwargs_for(plugin_name: str, kind: str = kind) -> dict[str, Any]:
@@ -104,6 +115,7 @@ def build_catalogue(plugins: Any | None = None) -> Catalogue:
             return {"register": register}
 
         plugins.call_each(hook, kwargs_for)
+    plugins._catalogue = (key, catalogue)
     return catalogue
 
 

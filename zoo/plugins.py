@@ -65,6 +65,9 @@ class Plugins:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
+        #: Counts registrations and removals, so a catalogue built earlier knows it is stale.
+        self.generation = 0
+        self._catalogue: Any = None  # (key, Catalogue) kept by zoo.catalogue.build_catalogue
         self.strict = os.environ.get("ZOO_STRICT_PLUGINS", "") not in ("", "0")
 
     # --- loading ---
@@ -110,6 +113,7 @@ class Plugins:
             return
         info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
         self.infos[name] = info
+        self.generation += 1
 
     def unregister(self, name: str) -> None:
         """Remove a plugin by name (used by tests to drop throwaway plugins)."""
@@ -117,6 +121,7 @@ class Plugins:
         if plugin is not None:
             self.pm.unregister(plugin)
         self.infos.pop(name, None)
+        self.generation += 1
 
     def _fail(self, info: PluginInfo, error: str) -> None:
         info.error = error
