@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 KINDS = ("predictor", "detector", "calibrator", "drift_test", "monitor")
+_PARAM_DEFAULTS: dict[type, dict[str, Any]] = {}
 
 
 class Component:
@@ -32,12 +33,15 @@ class Component:
     @classmethod
     def param_defaults(cls) -> dict[str, Any]:
         """The ``__init__`` keyword arguments and their defaults."""
-        params = {}
-        for name, p in inspect.signature(cls.__init__).parameters.items():
-            if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                continue
-            params[name] = None if p.default is p.empty else p.default
-        return params
+        # Reading a signature is slow (~0.2 ms) and get_params runs on every registration.
+        if cls not in _PARAM_DEFAULTS:
+            params = {}
+            for name, p in inspect.signature(cls.__init__).parameters.items():
+                if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                    continue
+                params[name] = None if p.default is p.empty else p.default
+            _PARAM_DEFAULTS[cls] = params
+        return dict(_PARAM_DEFAULTS[cls])
 
     @classmethod
     def description(cls) -> str:
@@ -196,31 +200,55 @@ class Detector(Component):
 
     ``fit`` learns ``threshold_`` so that a ``contamination`` share of the training rows
     score above it; ``predict`` returns 1 for rows above the threshold. Training rows are
-    scored through the same ``_score`` as new rows, so a row scores the same either way.
+    scored through the same ``_score`` as new rows, so a row scores the same either way
+    (for nearest-neighbour detectors a training row is its own neighbour: we accept that
+    rather than score training rows differently from new ones). The training scores are
+    kept as ``training_scores_`` so ``set_contamination`` can move the threshold later.
     """
 
     kind = "detector"
     task = "anomaly"
 
+    #: Whether the detector accepts missing values (NaN); inf is never accepted.
+    allow_missing: ClassVar[bool] = False
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"task": self.task,
+                                "feature_names": list(getattr(self, "feature_names_in_", []))}
+        if hasattr(self, "threshold_"):
+            meta["threshold"] = self.threshold_
+            meta["contamination"] = getattr(self, "contamination", None)
+        return meta
+
     def fit(self, X: Any, y: Any = None) -> Detector:
         """Fit on ``X`` (labels are ignored) and learn the contamination threshold."""
         import numpy as np
 
-        from zoo.data import as_frame
+        from zoo.data import as_frame, check_values
 
-        X = as_frame(X)
+        contamination = check_contamination(getattr(self, "contamination", 0.1))
+        X = check_values(as_frame(X), self.allow_missing, self.component)
         self.feature_names_in_ = X.columns.to_numpy(dtype=object)
         self._fit(X)
-        contamination = getattr(self, "contamination", 0.1)
-        scores = np.asarray(self._score(X), dtype=float)
-        self.threshold_ = float(np.quantile(scores, 1.0 - contamination))
+        self.training_scores_ = np.asarray(self._score(X), dtype=float)
+        self.threshold_ = contamination_threshold(self.training_scores_, contamination)
+        return self
+
+    def set_contamination(self, contamination: float) -> Detector:
+        """Move ``threshold_`` so a ``contamination`` share of the training rows score above it."""
+        if getattr(self, "training_scores_", None) is None:
+            from zoo.errors import ZooError
+
+            raise ZooError(f"{self.component} kept no training scores, so its threshold cannot "
+                           "move; retrain it with the contamination you want")
+        self.contamination = check_contamination(contamination)
+        self.threshold_ = contamination_threshold(self.training_scores_, self.contamination)
         return self
 
     def score(self, X: Any) -> Any:
         """Anomaly score per row, higher means more anomalous."""
-        from zoo.data import align
-
-        return self._score(align(X, list(self.feature_names_in_)))
+        return self._score(self._check(X))
 
     def predict(self, X: Any) -> Any:
         """1 for rows scoring above ``threshold_``, else 0."""
@@ -230,11 +258,57 @@ class Detector(Component):
         """Each feature's share of each row's anomaly score (rows x features)."""
         raise NotImplementedError(f"{self.component} does not explain its scores")
 
+    def _check(self, X: Any) -> Any:
+        from zoo.data import align, check_values
+
+        if not hasattr(self, "feature_names_in_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+        return check_values(align(X, list(self.feature_names_in_)), self.allow_missing, self.component)
+
     def _fit(self, X: Any) -> None:
         raise NotImplementedError
 
     def _score(self, X: Any) -> Any:
         raise NotImplementedError
+
+
+def check_contamination(contamination: Any) -> float:
+    """``contamination`` as a float above 0 and at most 0.5, or a one-line ``DataError``."""
+    from zoo.errors import DataError
+
+    try:
+        value = float(contamination)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 < value <= 0.5:
+        raise DataError(f"contamination must be above 0 and at most 0.5 (the expected share of "
+                        f"anomalies), got {contamination!r}")
+    return value
+
+
+def contamination_threshold(scores: Any, contamination: float) -> float:
+    """The threshold above which ``round(contamination * n)`` of ``scores`` lie.
+
+    It sits halfway between the last unflagged and the first flagged score. When scores
+    tie across the cut no threshold can split them, so it takes the cut whose flagged
+    count is closest to the target (the smaller one on a draw).
+    """
+    import numpy as np
+
+    values = np.sort(np.asarray(scores, dtype=float))
+    n = len(values)
+    if n == 0:
+        raise ValueError("no scores to learn a threshold from")
+    target = int(round(contamination * n))
+    unique = np.unique(values)
+    # Flagging the rows above unique[i] flags this many.
+    above = n - np.searchsorted(values, unique, side="right")
+    i = int(np.argmin(np.abs(above - target) * 2 + (above > target)))
+    if i + 1 >= len(unique):
+        return float(unique[i])
+    low, high = float(unique[i]), float(unique[i + 1])
+    middle = low + (high - low) / 2
+    return middle if low <= middle < high else low
 
 
 class Calibrator(Component):
