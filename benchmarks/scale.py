@@ -141,7 +141,9 @@ def mlflow_figures(tmp: Path, n: int = 200) -> dict[str, float] | None:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient()
-    mlflow.set_experiment("bench")
+    # Artifacts in the temp folder too (MLflow's default is ./mlruns in the working directory).
+    experiment = client.create_experiment("bench", artifact_location=(tmp / "mlruns").as_uri())
+    mlflow.set_experiment(experiment_id=experiment)
     model_file = tmp / "model.json"
     small_model(0.5).save(model_file)
     client.create_registered_model("m")
