@@ -109,6 +109,10 @@ def check_values(X: Any, allow_missing: bool, who: str) -> Any:
     import numpy as np
 
     values = X.to_numpy(dtype=float)
+    # One pass settles the usual case: a finite sum means no NaN and no inf anywhere.
+    with np.errstate(all="ignore"):  # an overflowing sum just falls through to the full check
+        if np.isfinite(values.sum()):
+            return X
     bad = np.isinf(values)
     if not allow_missing:
         bad |= np.isnan(values)
@@ -139,6 +143,8 @@ def align(X: Any, feature_names: list[str], keys: Any = ()) -> Any:
         X = as_frame(X)
         if X.shape[1] == len(feature_names):
             X.columns = feature_names
+    if not keys and _is_float_frame(X, feature_names):
+        return X  # already the model's columns, in order, as floats: nothing to select or convert
     missing = [c for c in feature_names if c not in X.columns]
     if missing:
         raise DataError(
@@ -155,12 +161,48 @@ def align(X: Any, feature_names: list[str], keys: Any = ()) -> Any:
         )
     keys = [c for c in keys if c in set(feature_names)]
     if not keys:
-        return as_frame(X[list(feature_names)])
+        selected = X[list(feature_names)]
+        return selected if _is_float_frame(selected, feature_names) else as_frame(selected)
     numeric = [c for c in feature_names if c not in set(keys)]
     out = as_frame(X[numeric]) if numeric else pd.DataFrame(index=X.index)
     for name in keys:
         out[name] = X[name]
     return out[list(feature_names)]
+
+
+def _is_float_frame(X: Any, feature_names: list[str]) -> bool:
+    """Whether ``X`` has exactly ``feature_names`` as columns, in order, all of one float dtype.
+
+    Such a frame is what ``as_frame`` would return anyway. Skipping the per-column
+    conversion, and answering this question without pandas' per-call overheads, is what
+    keeps single-row prediction within tens of microseconds of the raw library call.
+    """
+    import numpy as np
+
+    if not _columns_are(X.columns, feature_names):
+        return False
+    homogeneous = getattr(X, "_is_homogeneous_type", None)  # pandas' own flag, cheap
+    if homogeneous is None:
+        return all(dtype == np.float64 for dtype in X.dtypes)
+    # One dtype for every column: the array view's dtype is theirs.
+    return bool(homogeneous) and X.to_numpy(copy=False).dtype == np.float64
+
+
+#: A pandas Index per list of feature names seen, so each call compares two indexes (one
+#: vectorised check) instead of building Python lists of column names.
+_INDEXES: dict[tuple[Any, ...], Any] = {}
+
+
+def _columns_are(columns: Any, feature_names: list[str]) -> bool:
+    import pandas as pd
+
+    names = tuple(feature_names)
+    expected = _INDEXES.get(names)
+    if expected is None:
+        if len(_INDEXES) >= 64:
+            _INDEXES.clear()
+        expected = _INDEXES[names] = pd.Index(names)
+    return len(columns) == len(expected) and bool(columns.equals(expected))
 
 
 def fingerprint(df: Any) -> dict[str, Any]:

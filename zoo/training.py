@@ -128,16 +128,26 @@ def held_out_artifacts(model: Any, X_test: Any, y_test: Any, directory: str | Pa
     bootstrap confidence interval) and ``conformal.json`` (the calibration record that
     ``zoo predict --interval`` uses, with ``split`` saying which rows it came from).
     """
+    import warnings
+
+    with warnings.catch_warnings():  # e.g. numpy's on a metric undefined for one-class test rows
+        warnings.simplefilter("ignore")
+        return _held_out_artifacts(model, X_test, y_test, Path(directory), split)
+
+
+def _held_out_artifacts(model: Any, X_test: Any, y_test: Any, directory: Path,
+                        split: dict[str, Any]) -> dict[str, Path]:
     import json
 
     from zoo import conformal, evaluation
 
-    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     files = evaluation.plot_artifacts(model, X_test, y_test, directory)
     y_values = y_test.to_numpy()
+    # Fewer resamples on big test splits keep training fast; their intervals are narrow anyway.
+    n_boot = max(50, min(200, 2_000_000 // max(len(y_values), 1)))
     record = evaluation.metric_intervals(model.task, y_values, evaluation.outputs(model, X_test),
-                                         getattr(model, "classes_", None))
+                                         getattr(model, "classes_", None), n_boot=n_boot)
     files[evaluation.ARTIFACT] = directory / evaluation.ARTIFACT
     files[evaluation.ARTIFACT].write_text(json.dumps({**record, "split": split}))
     files[conformal.ARTIFACT] = directory / conformal.ARTIFACT

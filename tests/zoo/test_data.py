@@ -72,3 +72,44 @@ def test_fingerprint_is_stable_and_sensitive():
     changed.loc[1, "b"] = 0.25
     assert fingerprint(changed)["sha256"] != fp["sha256"]
     assert fingerprint(df.rename(columns={"a": "z"}))["sha256"] != fp["sha256"]
+
+
+def test_align_passes_a_float_frame_in_model_order_through_and_converts_anything_else():
+    names = ["a", "b"]
+    floats = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    assert align(floats, names) is floats  # nothing to select or convert: no copy
+    for other in (floats[["b", "a"]], floats.assign(b=[3, 4]), floats.assign(c=[0.0, 0.0]),
+                  floats.astype("float32")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExtraColumnsWarning)
+            out = align(other, names)
+        assert list(out.columns) == names and all(out.dtypes == np.float64)
+        pd.testing.assert_frame_equal(out, floats, check_dtype=True)
+
+
+def test_check_values_fast_path_still_finds_inf_and_nan():
+    from zoo.data import check_values
+
+    ok = pd.DataFrame({"a": [1.0, 2.0]})
+    assert check_values(ok, False, "m") is ok
+    with pytest.raises(DataError, match="infinite value"):
+        check_values(pd.DataFrame({"a": [1.0, np.inf]}), True, "m")
+    with pytest.raises(DataError, match="missing value"):
+        check_values(pd.DataFrame({"a": [1.0, np.nan]}), False, "m")
+    holes = pd.DataFrame({"a": [1.0, np.nan]})
+    assert check_values(holes, True, "m") is holes
+    huge = pd.DataFrame({"a": [1e308, 1e308]})  # the sum overflows; the values are finite
+    assert check_values(huge, False, "m") is huge
+
+
+def test_align_keeps_key_columns_as_labels():
+    df = pd.DataFrame({"campaign": ["north", "south"], "x": ["1", "2"], "ad": [3, 4], "extra": [0, 0]})
+    with pytest.warns(ExtraColumnsWarning, match="extra"):
+        out = align(df, ["x", "campaign", "ad"], keys=["campaign", "ad"])
+    assert list(out.columns) == ["x", "campaign", "ad"]
+    assert out["x"].dtype == float  # features still become numbers
+    assert out["campaign"].tolist() == ["north", "south"] and out["ad"].tolist() == [3, 4]
+    with pytest.raises(DataError, match="'campaign'"):
+        align(df.drop(columns="campaign"), ["x", "campaign"], keys=["campaign"])
+    with pytest.raises(DataError, match="not a number"):
+        align(df, ["x", "campaign"])  # without keys a label column is refused as before

@@ -1,0 +1,290 @@
+"""XGBoost predictors on the native ``xgboost.train`` API, saved as UBJSON.
+
+xgboost and numpy are imported inside methods: the catalogue reads these classes' names,
+docstrings and signatures without loading either. Parameters use the names of xgboost's
+scikit-learn wrapper (``n_estimators``, ``learning_rate``, ``reg_lambda``, ...) with its
+defaults, except ``n_jobs`` (2: the library's default of every core busy-waits on a
+shared machine) and ``random_state`` (0, so training is reproducible).
+
+The booster is trained on a plain float array, without feature names: zoo matches
+columns by name before the booster sees them, and xgboost would reject names holding
+``[``, ``]`` or ``<``. Predictions go through ``Booster.inplace_predict``, the library's
+fastest call, so a loaded model predicts the same bits as the booster it was saved from.
+
+Besides the ``BaseMLModel`` methods, every model here has ``decision_function(X)`` (the
+raw margin) and ``contributions(X)`` (TreeSHAP: per-feature contributions plus a last
+bias column, summing to the margin), which ``zoo explain`` uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import DataError, IntegrityError
+from zoo.interfaces import BaseMLModel
+
+#: What the booster's saved objective must be for each component, checked on load.
+_OBJECTIVES = {
+    "xgboost.classifier": {"binary:logistic", "multi:softprob"},
+    "xgboost.quantile_regressor": {"reg:quantileerror"},
+}
+
+
+class XGBoostModel(BaseMLModel):
+    """A gradient-boosted tree ensemble trained with xgboost, saved as UBJSON.
+
+    Subclasses add their task's parameters and say which objective they train.
+    """
+
+    #: Missing values (NaN) are routed down each split's learned default branch.
+    allow_missing = True
+    artifact_format = "xgboost-ubj"
+
+    def __init__(self, n_estimators=100, max_depth=6, learning_rate=0.3, min_child_weight=1.0,
+                 subsample=1.0, colsample_bytree=1.0, reg_lambda=1.0, reg_alpha=0.0, gamma=0.0,
+                 max_bin=256, tree_method="hist", n_jobs=2, random_state=0):
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.min_child_weight = min_child_weight
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.reg_alpha = reg_alpha
+        self.gamma = gamma
+        self.max_bin = max_bin
+        self.tree_method = tree_method
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    @classmethod
+    def search_space(cls) -> dict[str, dict[str, Any]]:
+        """Ranges ``zoo tune`` searches when the user gives none."""
+        return {
+            "n_estimators": {"type": "int", "low": 50, "high": 500, "log": True},
+            "max_depth": {"type": "int", "low": 2, "high": 10},
+            "learning_rate": {"type": "float", "low": 0.01, "high": 0.3, "log": True},
+            "min_child_weight": {"type": "float", "low": 0.5, "high": 20.0, "log": True},
+            "subsample": {"type": "float", "low": 0.5, "high": 1.0},
+            "colsample_bytree": {"type": "float", "low": 0.5, "high": 1.0},
+            "reg_lambda": {"type": "float", "low": 1e-3, "high": 10.0, "log": True},
+        }
+
+    # --- what subclasses define ---
+
+    def _objective(self, y_codes: Any) -> dict[str, Any]:
+        """The objective parameters for training on encoded targets ``y_codes``."""
+        raise NotImplementedError
+
+    def _target(self, y: Any) -> Any:
+        """The training target as floats (class codes for classifiers)."""
+        import numpy as np
+
+        try:
+            return y.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"target {y.name!r} must be numeric for {self.component}") from None
+
+    # --- fitting and predicting ---
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "max_depth": self.max_depth,
+            "eta": self.learning_rate,
+            "min_child_weight": self.min_child_weight,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "lambda": self.reg_lambda,
+            "alpha": self.reg_alpha,
+            "gamma": self.gamma,
+            "max_bin": self.max_bin,
+            "tree_method": self.tree_method,
+            "nthread": self.n_jobs,
+            "seed": self.random_state,
+        }
+
+    def _fit(self, X: Any, y: Any) -> None:
+        import xgboost as xgb
+
+        target = self._target(y)
+        params = {**self._params(), **self._objective(target)}
+        dtrain = xgb.DMatrix(_array(X), label=target, nthread=self.n_jobs)
+        self.booster_ = xgb.train(params, dtrain, num_boost_round=int(self.n_estimators))
+
+    def _raw(self, X: Any, predict_type: str = "value") -> Any:
+        return self.booster_.inplace_predict(_array(X), predict_type=predict_type)
+
+    def decision_function(self, X: Any) -> Any:
+        """The raw margin (log-odds for classifiers): ``(n,)``, or ``(n, k)`` for k outputs."""
+        return self._raw(self._check(X), "margin")
+
+    def contributions(self, X: Any) -> Any:
+        """TreeSHAP contributions in margin space: ``(n, p + 1)``, last column the bias.
+
+        For k outputs (multiclass, quantiles) the shape is ``(n, k, p + 1)``. Each row sums
+        to ``decision_function``.
+        """
+        import xgboost as xgb
+
+        matrix = xgb.DMatrix(_array(self._check(X)), nthread=self.n_jobs)
+        return self.booster_.predict(matrix, pred_contribs=True)
+
+    # --- persistence ---
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return {**super().metadata, "params": self.get_params()}
+
+    def save(self, path: str | Path) -> None:
+        """Write the booster to ``path`` as XGBoost UBJSON (never pickle)."""
+        if not hasattr(self, "booster_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+        Path(path).write_bytes(bytes(self.booster_.save_raw(raw_format="ubj")))
+
+    @classmethod
+    def load(cls, path: str | Path, metadata: dict[str, Any] | None = None) -> XGBoostModel:
+        """Rebuild a fitted model from ``save``'s UBJSON file, refusing anything else."""
+        import json
+
+        import xgboost as xgb
+
+        metadata = metadata or {}
+        try:
+            booster = xgb.Booster(model_file=bytearray(Path(path).read_bytes()))
+            config = json.loads(booster.save_config())
+        except xgb.core.XGBoostError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+            raise IntegrityError(f"refusing to load {path}: not an XGBoost model ({first})") from None
+        objective = config["learner"]["objective"]["name"]
+        allowed = _OBJECTIVES.get(cls.component)
+        is_classifier_objective = objective.startswith(("binary:", "multi:"))
+        if (allowed is not None and objective not in allowed) or (
+            allowed is None and (is_classifier_objective or objective == "reg:quantileerror")
+        ):
+            raise IntegrityError(
+                f"refusing to load {path}: it holds an XGBoost {objective} model, which "
+                f"{cls.component} does not save"
+            )
+        known = cls.param_defaults()
+        model = cls(**{k: v for k, v in metadata.get("params", {}).items() if k in known})
+        model._restore_metadata(metadata)
+        n_features = booster.num_features()
+        if hasattr(model, "feature_names_in_") and len(model.feature_names_in_) != n_features:
+            raise IntegrityError(f"refusing to load {path}: the booster has {n_features} features "
+                                 f"but its metadata names {len(model.feature_names_in_)}")
+        if not hasattr(model, "feature_names_in_"):
+            import numpy as np
+
+            model.feature_names_in_ = np.asarray([f"x{i}" for i in range(n_features)], dtype=object)
+        # The thread count is not part of the saved model; without this xgboost uses every core.
+        booster.set_param({"nthread": model.n_jobs})
+        model.booster_ = booster
+        return model
+
+
+class XGBoostClassifierModel(XGBoostModel):
+    """XGBoost gradient-boosted trees classifier (binary or multiclass), saved as UBJSON."""
+
+    component = "xgboost.classifier"
+    task = "classification"
+
+    def _target(self, y: Any) -> Any:
+        import numpy as np
+
+        return np.searchsorted(self.classes_, y.to_numpy()).astype(np.float64)
+
+    def _objective(self, y_codes: Any) -> dict[str, Any]:
+        if len(self.classes_) == 2:
+            return {"objective": "binary:logistic"}
+        return {"objective": "multi:softprob", "num_class": len(self.classes_)}
+
+    def _predict_proba(self, X: Any) -> Any:
+        import numpy as np
+
+        proba = self._raw(X)
+        if proba.ndim == 1:
+            return np.column_stack([1.0 - proba, proba])
+        return proba
+
+    def _predict(self, X: Any) -> Any:
+        return self.classes_[self._predict_proba(X).argmax(axis=1)]
+
+
+class XGBoostRegressorModel(XGBoostModel):
+    """XGBoost gradient-boosted trees regressor, saved as UBJSON."""
+
+    component = "xgboost.regressor"
+    task = "regression"
+
+    def __init__(self, objective="reg:squarederror", n_estimators=100, max_depth=6,
+                 learning_rate=0.3, min_child_weight=1.0, subsample=1.0, colsample_bytree=1.0,
+                 reg_lambda=1.0, reg_alpha=0.0, gamma=0.0, max_bin=256, tree_method="hist",
+                 n_jobs=2, random_state=0):
+        super().__init__(n_estimators=n_estimators, max_depth=max_depth,
+                         learning_rate=learning_rate, min_child_weight=min_child_weight,
+                         subsample=subsample, colsample_bytree=colsample_bytree,
+                         reg_lambda=reg_lambda, reg_alpha=reg_alpha, gamma=gamma, max_bin=max_bin,
+                         tree_method=tree_method, n_jobs=n_jobs, random_state=random_state)
+        self.objective = objective
+
+    def _objective(self, y_codes: Any) -> dict[str, Any]:
+        if str(self.objective).startswith(("binary:", "multi:", "rank:")) or (
+            self.objective == "reg:quantileerror"
+        ):
+            raise DataError(f"objective {self.objective!r} is not a regression objective here; "
+                            "use xgboost.classifier or xgboost.quantile_regressor")
+        return {"objective": self.objective}
+
+    def _predict(self, X: Any) -> Any:
+        return self._raw(X)
+
+
+class XGBoostQuantileRegressorModel(XGBoostModel):
+    """XGBoost regressor of the median plus a lower and upper quantile (for CQR intervals).
+
+    One booster fits the quantiles ``(1 - coverage) / 2``, 0.5 and ``(1 + coverage) / 2``;
+    ``predict`` returns the median and ``predict_quantiles`` the band, which
+    ``zoo predict --interval`` conformalizes.
+    """
+
+    component = "xgboost.quantile_regressor"
+    task = "regression"
+
+    def __init__(self, coverage=0.9, n_estimators=100, max_depth=6, learning_rate=0.3,
+                 min_child_weight=1.0, subsample=1.0, colsample_bytree=1.0, reg_lambda=1.0,
+                 reg_alpha=0.0, gamma=0.0, max_bin=256, tree_method="hist", n_jobs=2,
+                 random_state=0):
+        super().__init__(n_estimators=n_estimators, max_depth=max_depth,
+                         learning_rate=learning_rate, min_child_weight=min_child_weight,
+                         subsample=subsample, colsample_bytree=colsample_bytree,
+                         reg_lambda=reg_lambda, reg_alpha=reg_alpha, gamma=gamma, max_bin=max_bin,
+                         tree_method=tree_method, n_jobs=n_jobs, random_state=random_state)
+        self.coverage = coverage
+
+    def _objective(self, y_codes: Any) -> dict[str, Any]:
+        if not 0.0 < float(self.coverage) < 1.0:
+            raise DataError(f"coverage must be between 0 and 1, got {self.coverage}")
+        low = (1.0 - float(self.coverage)) / 2.0
+        return {"objective": "reg:quantileerror", "quantile_alpha": [low, 0.5, 1.0 - low]}
+
+    def _predict(self, X: Any) -> Any:
+        return self._raw(X)[:, 1]
+
+    def predict_quantiles(self, X: Any) -> Any:
+        """``(n, 2)``: the lower and upper quantile per row (sorted, so they never cross)."""
+        import numpy as np
+
+        out = self._raw(self._check(X))
+        return np.sort(out[:, [0, 2]], axis=1)
+
+
+def _array(X: Any) -> Any:
+    """A float array of an aligned DataFrame: a view when its columns are already floats."""
+    import numpy as np
+
+    return X.to_numpy(dtype=np.float64, copy=False)
+
+
+#: Every predictor this plugin registers.
+PREDICTORS = (XGBoostClassifierModel, XGBoostRegressorModel, XGBoostQuantileRegressorModel)
