@@ -371,16 +371,20 @@ def _print_metrics(metrics: dict[str, float]) -> None:
 
 
 @cli.command()
+@click.option("--limit", type=int, metavar="N",
+              help="At most N models, most recently updated first (table default 50; 0 for all).")
 @json_option
 @click.pass_context
-def models(ctx: click.Context, as_json: bool) -> None:
+def models(ctx: click.Context, limit: int | None, as_json: bool) -> None:
     """List registered models with their latest version and aliases."""
     rows = open_registry(ctx).models()
     if as_json:
-        print_json(rows)
+        print_json(rows if not limit else _recent(rows)[:limit])
         return
+    limit = 50 if limit is None else limit
+    shown = _recent(rows)[:limit] if limit else rows
     table = make_table("name", "versions", "latest", "aliases", "tags", "updated", title="Models")
-    for m in rows:
+    for m in shown:
         table.add_row(
             m["name"], str(m["versions"]), str(m["latest"]),
             ", ".join(f"{a}→{v}" for a, v in m["aliases"].items()),
@@ -388,6 +392,14 @@ def models(ctx: click.Context, as_json: bool) -> None:
             _when(m["updated_at"]),
         )
     console.print(table if rows else "The registry is empty. Try: zoo train --help")
+    if len(shown) < len(rows):
+        # A person reads a page, not 1,000 rows: say how to see the rest.
+        err_console.print(f"{len(shown)} of {len(rows)} models, most recently updated first; "
+                          "--limit 0 shows all, --json prints them for scripts")
+
+
+def _recent(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda m: m["updated_at"] or "", reverse=True)
 
 
 @cli.command()

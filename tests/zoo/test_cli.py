@@ -227,3 +227,13 @@ def test_delete_a_model_whose_versions_are_all_deleted(runner, data):
     zoo(runner, "delete", "m:1", "--yes")
     zoo(runner, "delete", "m", "--yes")
     assert json.loads(zoo(runner, "models", "--json").output) == []
+
+
+def test_models_table_shows_a_page_and_says_how_to_see_the_rest(runner, data):
+    for name in ("a", "b", "c"):
+        zoo(runner, "train", "zoo.baseline_classifier", data, "--target", "label", "--name", name)
+    result = zoo(runner, "models", "--limit", "2")
+    assert "2 of 3 models" in result.output and "--limit 0" in result.output
+    assert "c " in result.output and "a " not in result.output  # newest first
+    assert len(json.loads(zoo(runner, "models", "--json").output)) == 3
+    assert [m["name"] for m in json.loads(zoo(runner, "models", "--json", "--limit", "1").output)] == ["c"]
