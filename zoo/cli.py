@@ -320,15 +320,20 @@ def train(ctx: click.Context, component: str, data: str, target: str | None, nam
 @click.option("--interval", type=float, metavar="LEVEL",
               help="Add an interval (regressors) or prediction set (classifiers) holding the true "
                    "value with this probability, e.g. 0.9.")
+@click.option("--chunk-rows", default=100_000, show_default=True,
+              help="Rows read and scored at a time (memory stays flat as files grow).")
 @click.option("--method", type=click.Choice(["conformal", "bootstrap"]),
               help="conformal (default): split conformal, CQR or sets, with a coverage guarantee; "
                    "bootstrap: residual bootstrap intervals, no guarantee.")
 @json_option
 @click.pass_context
 def predict(ctx: click.Context, ref: str, data: str, output: str | None, interval: float | None,
-            method: str | None, as_json: bool) -> None:
-    """Score DATA with model REF (name, name:3 or name@alias); columns are matched by name."""
-    from zoo.data import read_table, write_table
+            chunk_rows: int, method: str | None, as_json: bool) -> None:
+    """Score DATA with model REF (name, name:3 or name@alias); columns are matched by name.
+
+    The file is read and scored in chunks, so memory stays flat however large it is.
+    """
+    from zoo.data import TableWriter, iter_table
     from zoo.plugins import get_plugins
     from zoo.predicting import predict_table
 
@@ -338,25 +343,43 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
         check_level(interval)
     elif method:
         raise ZooError("--method needs --interval LEVEL, e.g. --interval 0.9")
+    if chunk_rows < 1:
+        raise ZooError(f"--chunk-rows must be at least 1, got {chunk_rows}")
     registry = open_registry(ctx)
     version = registry.get(ref)
     model = registry.load(ref)
-    df = read_table(data)
-    start = time.perf_counter()
-    out = predict_table(model, df)
-    if interval is not None:
-        out, note = add_intervals(registry, version, model, df, out, interval, method)
+    writer = TableWriter(output) if output else None
+    seconds, rows, note = 0.0, 0, None
+    try:
+        for n, chunk in enumerate(iter_table(data, chunk_rows)):
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                if n:  # the first chunk already warned about extra columns
+                    warnings.simplefilter("ignore")
+                out = predict_table(model, chunk)
+                if interval is not None:
+                    out, note = add_intervals(registry, version, model, chunk, out, interval, method)
+            elapsed = time.perf_counter() - start
+            seconds += elapsed
+            get_plugins().fire("batch_predicted", registry=registry, version=version, inputs=chunk,
+                               predictions=out, seconds=elapsed)
+            if writer is not None:
+                writer.write(out)
+            elif as_json:  # one JSON array, written a chunk at a time
+                body = out.to_json(orient="records")[1:-1]
+                click.echo(("[" if n == 0 else ",") + body, nl=False)
+            else:
+                click.echo(out.to_csv(index=False, header=n == 0), nl=False)
+            rows += len(out)
+    finally:
+        if writer is not None:
+            writer.close()
+    if as_json and writer is None:
+        click.echo("]")
+    if note:
         err_console.print(note, highlight=False, soft_wrap=True)
-    seconds = time.perf_counter() - start
-    get_plugins().fire("batch_predicted", registry=registry, version=version, inputs=df,
-                       predictions=out, seconds=seconds)
     if output:
-        write_table(out, output)
-        err_console.print(f"Wrote {len(out)} rows to {output} ({version['ref']}, {seconds:.3f} s)")
-    elif as_json:
-        click.echo(out.to_json(orient="records"))
-    else:
-        click.echo(out.to_csv(index=False), nl=False)
+        err_console.print(f"Wrote {rows} rows to {output} ({version['ref']}, {seconds:.3f} s scoring)")
 
 
 def _print_metrics(metrics: dict[str, float]) -> None:

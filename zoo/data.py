@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,16 +55,100 @@ def read_table(path: str | Path) -> Any:
     return df
 
 
+def iter_table(path: str | Path, chunk_rows: int = 100_000) -> Iterator[Any]:
+    """Read a CSV or Parquet file as DataFrames of at most ``chunk_rows`` rows.
+
+    Memory stays flat however large the file: Parquet is read a batch at a time from its
+    row groups, CSV in chunks. The same checks and one-line errors as ``read_table``.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise NotFoundError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix not in CSV_SUFFIXES | PARQUET_SUFFIXES:
+        raise DataError(f"cannot read {path.name}: unknown file type {suffix or '(none)'}; "
+                        "use .csv, .tsv or .parquet")
+    try:
+        if suffix in PARQUET_SUFFIXES:
+            import pyarrow.parquet as pq
+
+            parquet = pq.ParquetFile(path)
+            header = parquet.schema_arrow.names
+            chunks: Iterator[Any] = (batch.to_pandas() for batch in
+                                     parquet.iter_batches(batch_size=chunk_rows))
+        else:
+            header = _csv_header(path, suffix)
+            chunks = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", chunksize=chunk_rows)
+        dupes = sorted({str(c) for c in header if header.count(c) > 1})
+        if dupes:
+            raise DataError(f"{path} has duplicated column names: {', '.join(dupes)}")
+        rows = 0
+        for chunk in chunks:
+            rows += len(chunk)
+            if len(chunk):
+                yield chunk
+        if rows == 0:
+            raise DataError(f"{path} has a header but no data rows")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty: it needs a header row and at least one data row") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"cannot parse {path}: {_first_line(exc)}") from None
+
+
+class TableWriter:
+    """Appends DataFrames to one CSV or Parquet file (by suffix), chunk after chunk.
+
+    Parquet chunks after the first are cast to the first chunk's schema, so the file has
+    one schema; a chunk that cannot be cast is a one-line error naming the column.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.suffix = self.path.suffix.lower()
+        if self.suffix not in CSV_SUFFIXES | PARQUET_SUFFIXES:
+            raise DataError(f"cannot write {self.path.name}: use a .csv, .tsv or .parquet file name")
+        self.rows = 0
+        self._parquet: Any = None
+
+    def write(self, df: Any) -> None:
+        if self.suffix in PARQUET_SUFFIXES:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            if self._parquet is None:
+                table = pa.Table.from_pandas(df, preserve_index=False)
+                self._parquet = pq.ParquetWriter(self.path, table.schema)
+            else:
+                try:
+                    table = pa.Table.from_pandas(df, schema=self._parquet.schema, preserve_index=False)
+                except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                    raise DataError(f"rows {self.rows + 1}-{self.rows + len(df)} do not fit the "
+                                    f"types of the first rows ({_first_line(exc)})") from None
+            self._parquet.write_table(table)
+        else:
+            df.to_csv(self.path, mode="a" if self.rows else "w", header=not self.rows, index=False,
+                      sep="\t" if self.suffix == ".tsv" else ",")
+        self.rows += len(df)
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
 def write_table(df: Any, path: str | Path) -> None:
     """Write a DataFrame as CSV or Parquet, chosen by the file suffix."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix in PARQUET_SUFFIXES:
-        df.to_parquet(path, index=False)
-    elif suffix in CSV_SUFFIXES:
-        df.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
-    else:
-        raise DataError(f"cannot write {path.name}: use a .csv, .tsv or .parquet file name")
+    with TableWriter(path) as writer:
+        writer.write(df)
 
 
 def as_frame(X: Any) -> Any:

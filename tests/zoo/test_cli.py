@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -237,3 +238,21 @@ def test_models_table_shows_a_page_and_says_how_to_see_the_rest(runner, data):
     assert "c " in result.output and "a " not in result.output  # newest first
     assert len(json.loads(zoo(runner, "models", "--json").output)) == 3
     assert [m["name"] for m in json.loads(zoo(runner, "models", "--json", "--limit", "1").output)] == ["c"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_predict_in_chunks_equals_predict_in_one_go(runner, data, tmp_path, suffix):
+    train(runner, data)
+    source = tmp_path / f"in{suffix}"
+    pd.read_csv(data).assign(extra=1).to_parquet(source) if suffix == ".parquet" else \
+        pd.read_csv(data).assign(extra=1).to_csv(source, index=False)
+    whole, chunked = tmp_path / f"whole{suffix}", tmp_path / f"chunked{suffix}"
+    zoo(runner, "predict", "m", source, "-o", whole)
+    result = zoo(runner, "predict", "m", source, "-o", chunked, "--chunk-rows", "7")
+    assert result.output.count("ignoring column") == 1  # warned once, not once per chunk
+    read = pd.read_parquet if suffix == ".parquet" else pd.read_csv
+    pd.testing.assert_frame_equal(read(whole), read(chunked))
+    records = json.loads(zoo(runner, "predict", "m", source, "--json", "--chunk-rows", "7").stdout)
+    assert len(records) == 120 and records[0].keys() >= {"prediction", "proba_no"}
+    csv = pd.read_csv(io.StringIO(zoo(runner, "predict", "m", source, "--chunk-rows", "50").stdout))
+    pd.testing.assert_frame_equal(csv, read(whole), check_dtype=False)
