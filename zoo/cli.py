@@ -320,6 +320,11 @@ def train(ctx: click.Context, component: str, data: str, target: str | None, nam
 @click.option("--interval", type=float, metavar="LEVEL",
               help="Add an interval (regressors) or prediction set (classifiers) holding the true "
                    "value with this probability, e.g. 0.9.")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: this process; dask: each file of DATA (a quoted glob such as "
+                   "'data/*.parquet') on a Dask cluster, written to the -o directory.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a local cluster).")
 @click.option("--chunk-rows", default=100_000, show_default=True,
               help="Rows read and scored at a time (memory stays flat as files grow).")
 @click.option("--method", type=click.Choice(["conformal", "bootstrap"]),
@@ -328,7 +333,8 @@ def train(ctx: click.Context, component: str, data: str, target: str | None, nam
 @json_option
 @click.pass_context
 def predict(ctx: click.Context, ref: str, data: str, output: str | None, interval: float | None,
-            chunk_rows: int, method: str | None, as_json: bool) -> None:
+            engine: str, scheduler: str | None, chunk_rows: int, method: str | None,
+            as_json: bool) -> None:
     """Score DATA with model REF (name, name:3 or name@alias); columns are matched by name.
 
     The file is read and scored in chunks, so memory stays flat however large it is.
@@ -347,6 +353,11 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
         raise ZooError(f"--chunk-rows must be at least 1, got {chunk_rows}")
     registry = open_registry(ctx)
     version = registry.get(ref)
+    if engine == "dask":
+        _predict_on_dask(registry, version, data, output, scheduler, chunk_rows, interval, as_json)
+        return
+    if scheduler:
+        raise ZooError("--scheduler needs --engine dask")
     model = registry.load(ref)
     writer = TableWriter(output) if output else None
     seconds, rows, note = 0.0, 0, None
@@ -380,6 +391,29 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
         err_console.print(note, highlight=False, soft_wrap=True)
     if output:
         err_console.print(f"Wrote {rows} rows to {output} ({version['ref']}, {seconds:.3f} s scoring)")
+
+
+def _predict_on_dask(registry: Any, version: dict[str, Any], data: str, output: str | None,
+                     scheduler: str | None, chunk_rows: int, interval: float | None,
+                     as_json: bool) -> None:
+    from pathlib import Path
+
+    from zoo.distributed import dask_client, partitions, predict_partitions
+
+    if interval is not None:
+        raise ZooError("--interval is not available with --engine dask yet; score locally for intervals")
+    if not output:
+        raise ZooError("--engine dask writes one output file per input file: give -o DIRECTORY")
+    files = partitions(data)
+    with dask_client(scheduler) as client:
+        parts = predict_partitions(client, registry, version, files, Path(output), chunk_rows)
+    if as_json:
+        print_json(parts)
+        return
+    rows = sum(p["rows"] for p in parts)
+    workers = len({p["worker_pid"] for p in parts})
+    err_console.print(f"Scored {rows} rows in {len(parts)} files on {workers} Dask workers "
+                      f"into {output}/ ({version['ref']})")
 
 
 def _print_metrics(metrics: dict[str, float]) -> None:

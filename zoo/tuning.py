@@ -12,9 +12,9 @@
   estimators: it learns which regions score well and samples there); ``random`` samples
   the space uniformly (log-uniformly where ``log``) with numpy and needs no Optuna.
 - **Engines.** Trials are evaluated by an engine: ``local`` runs them one after another in
-  this process. An engine only has to turn a list of parameter dicts into a list of fold
-  scores, so a distributed one (Dask, a later issue) plugs in through ``ENGINES`` without
-  touching the search loop.
+  this process; ``zoo.distributed.DaskEngine`` runs a batch of trials at once on a Dask
+  cluster. An engine only turns a list of parameter dicts into a list of fold scores, so
+  the search loop is the same for both.
 """
 
 from __future__ import annotations
@@ -269,7 +269,7 @@ class TuneResult:
 
 def tune(info: Any, X: Any, y: Any, space: dict[str, dict[str, Any]], trials: int,
          fold_list: list[tuple[Any, Any]], metric: str, search: str = "bayes",
-         fixed: dict[str, Any] | None = None, seed: int = 0, engine: str = "local",
+         fixed: dict[str, Any] | None = None, seed: int = 0, engine: Any = "local",
          on_trial: Callable[[dict[str, Any], TuneResult], None] = lambda t, r: None) -> TuneResult:
     """Run ``trials`` trials of ``search`` over ``space``, each cross-validated on ``fold_list``.
 
@@ -283,14 +283,14 @@ def tune(info: Any, X: Any, y: Any, space: dict[str, dict[str, Any]], trials: in
 
     if search not in SEARCHES:
         raise ZooError(f"unknown search {search!r}: use {' or '.join(SEARCHES)}")
-    if engine not in ENGINES:
-        raise ZooError(f"unknown engine {engine!r}: use {', '.join(ENGINES)}")
+    if isinstance(engine, str) and engine not in ENGINES:
+        raise ZooError(f"unknown engine {engine!r}: use {', '.join(ENGINES)} (or pass an engine object)")
     if trials < 1:
         raise DataError(f"--trials must be at least 1, got {trials}")
     fixed = dict(fixed or {})
     maximize = metric in HIGHER_IS_BETTER
     result = TuneResult(metric=metric, direction="maximize" if maximize else "minimize")
-    runner = ENGINES[engine]()
+    runner = ENGINES[engine]() if isinstance(engine, str) else engine  # e.g. zoo.distributed.DaskEngine
     rng = np.random.default_rng(seed)
     study, distributions = (_optuna_study(space, maximize, seed) if search == "bayes" else (None, None))
 

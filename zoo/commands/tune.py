@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -33,15 +35,18 @@ from zoo.errors import DataError
               help="Share of rows held out from tuning to score, plot and calibrate the best version "
                    "(the latest rows with --time-column).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the folds, the split and the search.")
-@click.option("--engine", type=click.Choice(["local"]), default="local", show_default=True,
-              help="Where trials run: local (this process, one after another).")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where trials run: local (this process, one after another) or dask (a batch at "
+                   "once on a Dask cluster).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a local cluster).")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Version tag; repeatable.")
 @json_option
 @click.pass_context
 def tune(ctx: click.Context, component: str, data: str, target: str, name: str, trials: int,
          cv: int, metric: str | None, strategy: str | None, time_column: str | None, search: str,
          spaces: tuple[str, ...], params: tuple[str, ...], test_size: float, seed: int, engine: str,
-         tags: tuple[str, ...], as_json: bool) -> None:
+         scheduler: str | None, tags: tuple[str, ...], as_json: bool) -> None:
     """Tune COMPONENT on DATA: TRIALS parameter sets, each cross-validated; register the best.
 
     The best parameters are refit on the rows not held out, scored on the held-out rows and
@@ -112,8 +117,10 @@ def tune(ctx: click.Context, component: str, data: str, target: str, name: str, 
             best = f"{result.metric} {result.best['mean']:.4g}" if result.best else "-"
             progress.update(bar, advance=1, best=best)
 
-        result = tuning.tune(info, X_train, y_train, space, trials, fold_list, metric, search=search,
-                             fixed=fixed, seed=seed, engine=engine, on_trial=on_trial)
+        with _engine(engine, scheduler) as runner:
+            result = tuning.tune(info, X_train, y_train, space, trials, fold_list, metric,
+                                 search=search, fixed=fixed, seed=seed, engine=runner,
+                                 on_trial=on_trial)
         best_params = result.best["params"]
         progress.update(bar, description=f"refitting the best of {trials} trials")
         model = info.create(**best_params)
@@ -155,3 +162,17 @@ def tune(ctx: click.Context, component: str, data: str, target: str, name: str, 
     held_out = {k: v for k, v in version["metrics"].items() if not k.startswith("cv_")}
     if held_out:
         console.print("Held-out metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in held_out.items()))
+
+
+@contextmanager
+def _engine(name: str, scheduler: str | None) -> Iterator[Any]:
+    """The engine object for --engine: the local one, or one on a Dask cluster."""
+    if name != "dask":
+        if scheduler:
+            raise DataError("--scheduler needs --engine dask")
+        yield name
+        return
+    from zoo.distributed import DaskEngine, dask_client
+
+    with dask_client(scheduler) as client:
+        yield DaskEngine(client)
