@@ -217,7 +217,8 @@ def main() -> None:
         (f"register a {args.artifact_gb:g} GB artifact: peak RSS growth", f"{peak_mb:.0f} MB",
          f"goal < 100 MB ({big_seconds:.1f} s)"),
         ("zoo --help", f"{zoo_help * 1e3:.0f} ms",
-         f"{zoo_help / click_rich:.2f}x python -c 'import click, rich' ({click_rich * 1e3:.0f} ms); goal <= 2x"),
+         f"{zoo_help / click_rich:.2f}x python -c 'import click, rich' "
+         f"({click_rich * 1e3:.0f} ms); goal <= 2x"),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value, goal in rows:

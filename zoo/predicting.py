@@ -13,7 +13,7 @@ def predict_table(model: Any, df: Any) -> Any:
     """
     from zoo.data import align
 
-    X = align(df, list(model.feature_names_in_))
+    X = align(df, list(model.feature_names_in_), keys=getattr(model, "key_columns", ()))
     out = df.copy()
     if getattr(model, "kind", "") == "detector":
         out["anomaly_score"] = model.score(X)

@@ -112,4 +112,4 @@ def test_align_keeps_key_columns_as_labels():
     with pytest.raises(DataError, match="'campaign'"):
         align(df.drop(columns="campaign"), ["x", "campaign"], keys=["campaign"])
     with pytest.raises(DataError, match="not a number"):
-        align(df, ["x", "campaign"])  # without keys a label column is refused as before
+        align(df[["x", "campaign"]], ["x", "campaign"])  # without keys a label column is refused
