@@ -76,6 +76,20 @@ def one(reg: Registry, kind: str) -> None:
         target = rng.choice(versions)
         reg.delete(f"m:{target}")
         ack({"op": "delete", "version": target})
+    elif kind == "calibrate" and versions:
+        import pandas as pd
+
+        from zoo.cli import cli
+
+        data = Path(acks_path).with_name("calibration.csv")
+        if not data.exists():
+            rows = random.Random(0)
+            pd.DataFrame({"a": [rows.random() for _ in range(60)], "b": [rows.random() for _ in range(60)],
+                          "label": [i % 2 for i in range(60)]}).to_csv(data, index=False)
+        target = min(versions)
+        cli.main(["--registry", registry_path, "calibrate", f"m:{target}", str(data), "--target", "label",
+                  "--method", "sigmoid", "--json"], standalone_mode=False)
+        ack({"op": "calibrate", "version": reg.get("m")["version"]})
     elif kind == "tag" and versions:
         target, value = rng.choice(versions), str(rng.random())
         reg.tag(f"m:{target}", {"stage": value})
