@@ -117,8 +117,14 @@ def test_killed_before_every_sql_statement_leaves_the_registry_consistent(seeded
     registry, acks = seeded
     total = kill_points(registry, acks, op, "sql")
     assert total >= 3  # BEGIN, at least one write, COMMIT
-    kills = kill_and_check(registry, acks, op, "sql", list(range(1, total + 1)))
-    assert kills >= 0.7 * total
+    points = list(range(1, total + 1))
+    if op == "calibrate":
+        # ~100 statements, most of them reads before the write; each run loads scipy and
+        # sklearn (~2 s). Every one of the last 30 (the write transaction and after) and
+        # 5 of the earlier ones.
+        points = sorted(set(points[-30:]) | set(random.Random(5).sample(points[:-30], 5)))
+    kills = kill_and_check(registry, acks, op, "sql", points)
+    assert kills >= 0.7 * len(points)
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -96,9 +97,20 @@ def one(reg: Registry, kind: str) -> None:
         ack({"op": "tag", "version": target, "value": value})
 
 
+if unit == "sql":
+    # Every connection this process opens (zoo calibrate opens its own) reports each
+    # statement before SQLite runs it.
+    _connect = sqlite3.connect
+
+    def connect(*args, **kwargs):
+        conn = _connect(*args, **kwargs)
+        conn.set_trace_callback(lambda statement: event())
+        return conn
+
+    sqlite3.connect = connect
 reg = Registry(registry_path)
 if unit == "sql":
-    reg._conn.set_trace_callback(lambda statement: event())
+    events = 0  # count from here: opening the registry is not part of the operation
 else:
     sys.settrace(tracer)
 if op == "mixed":
@@ -107,6 +119,5 @@ if op == "mixed":
 else:
     one(reg, op)
 sys.settrace(None)
-reg._conn.set_trace_callback(None)
 reg.close()
 print(events)
