@@ -9,33 +9,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 from sklearn.datasets import make_classification
+from zootest import one_line_error, zoo
 
 from registry import Registry
 from zoo.catalogue import build_catalogue
-from zoo.cli import cli
 from zoo.data import fingerprint
 
 pytest.importorskip("zoo_calibrate")
 pytest.importorskip("zoo_sklearn")
-
-
-def zoo(*args, ok=True):
-    """The real `zoo` command in-process; stdout and stderr are both in ``.output``."""
-    result = CliRunner().invoke(cli, list(map(str, args)))
-    if ok:
-        assert result.exit_code == 0, result.output + repr(result.exception)
-    return result
-
-
-def one_line_error(result) -> str:
-    """The single `Error:` line of a failed command: non-zero exit, no traceback."""
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    lines = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
-    assert len(lines) == 1, result.output
-    return lines[0]
 
 
 def make_table(n, seed, n_classes=2):

@@ -5,53 +5,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pandas as pd
-import pytest
-from click.testing import CliRunner
-from sklearn.datasets import load_breast_cancer
-
-from registry import Registry
-from zoo.catalogue import build_catalogue
-from zoo.cli import cli
-from zoo.training import train
-
-
-def zoo(*args, ok=True):
-    """The real `zoo` command in-process; stdout and stderr are both in ``.output``."""
-    result = CliRunner().invoke(cli, list(map(str, args)))
-    if ok:
-        assert result.exit_code == 0, result.output + repr(result.exception)
-    return result
-
-
-def one_line_error(result) -> str:
-    """The single `Error:` line of a failed command: non-zero exit, no traceback."""
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    lines = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
-    assert len(lines) == 1, result.output
-    return lines[0]
-
-
-@pytest.fixture
-def register(registry_path, tmp_path):
-    """``register(name, component, df, target, **params)``: train as `zoo train` does (held-out
-    plots and calibration included) and register through the Python API; returns the version."""
-
-    def run(name, component, df, target, **params):
-        result = train(build_catalogue().get(component), df, target, params,
-                       artifact_dir=tmp_path / f"artifacts-{name}")
-        with Registry(registry_path) as reg:
-            return reg.register(name, result.model, metrics=result.metrics, data=result.data,
-                                artifacts=result.artifacts)
-
-    return run
-
-
-@pytest.fixture
-def cancer_csv(tmp_path):
-    path = tmp_path / "cancer.csv"
-    load_breast_cancer(as_frame=True).frame.to_csv(path, index=False)
-    return path
+from zootest import one_line_error, zoo
 
 
 def test_card_from_stored_evaluation_and_tags(register, cancer_csv, tmp_path):

@@ -8,54 +8,7 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
-from click.testing import CliRunner
-from sklearn.datasets import make_friedman1
-
-from registry import Registry
-from zoo.catalogue import build_catalogue
-from zoo.cli import cli
-from zoo.training import train
-
-
-def zoo(*args, ok=True):
-    """The real `zoo` command in-process; stdout and stderr are both in ``.output``."""
-    result = CliRunner().invoke(cli, list(map(str, args)))
-    if ok:
-        assert result.exit_code == 0, result.output + repr(result.exception)
-    return result
-
-
-def one_line_error(result) -> str:
-    """The single `Error:` line of a failed command: non-zero exit, no traceback."""
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    lines = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
-    assert len(lines) == 1, result.output
-    return lines[0]
-
-
-@pytest.fixture
-def register(registry_path, tmp_path):
-    """``register(name, component, df, target, **params)``: train as `zoo train` does (held-out
-    plots and calibration included) and register through the Python API; returns the version."""
-
-    def run(name, component, df, target, **params):
-        result = train(build_catalogue().get(component), df, target, params,
-                       artifact_dir=tmp_path / f"artifacts-{name}")
-        with Registry(registry_path) as reg:
-            return reg.register(name, result.model, metrics=result.metrics, data=result.data,
-                                artifacts=result.artifacts)
-
-    return run
-
-
-@pytest.fixture
-def friedman_csv(tmp_path):
-    X, y = make_friedman1(n_samples=600, n_features=6, noise=0.5, random_state=0)
-    path = tmp_path / "friedman.csv"
-    pd.DataFrame(X, columns=[f"f{i}" for i in range(6)]).assign(y=y).to_csv(path, index=False)
-    return path
+from zootest import one_line_error, zoo
 
 
 def test_explain_a_tree_model_with_native_contributions(register, friedman_csv, tmp_path):
