@@ -31,14 +31,20 @@ def backup(registry: Any, dest: str | Path) -> dict[str, Any]:
     for attempt in range(1, ATTEMPTS + 1):
         lock = attempt == ATTEMPTS
         source = sqlite3.connect(registry.path, timeout=30, isolation_level=None)
+        # The last try holds the write lock on a second connection, so writers (and the
+        # unlinking of deleted artifacts) wait until the copy is done. Not on `source`:
+        # SQLite refuses to back up from a connection that is writing, and Python's
+        # backup() then retries forever.
+        holder = sqlite3.connect(registry.path, timeout=30, isolation_level=None) if lock else None
         try:
-            if lock:  # last try: writers wait until the artifacts are copied
-                source.execute("BEGIN IMMEDIATE")
+            if holder is not None:
+                holder.execute("BEGIN IMMEDIATE")
             _snapshot(source, dest)
             missing = _copy_artifacts(registry.artifacts, target_store, dest)
         finally:
-            if source.in_transaction:
-                source.execute("ROLLBACK")
+            if holder is not None:
+                holder.execute("ROLLBACK")
+                holder.close()
             source.close()
         if not missing:
             with sqlite3.connect(dest) as check:

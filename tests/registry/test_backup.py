@@ -60,3 +60,14 @@ def test_backup_refuses_an_existing_target(reg, fitted, tmp_path):
         reg.backup(tmp_path / "b" / "copy.db")
     with pytest.raises(ZooError, match="another file"):
         reg.backup(reg.path)
+
+
+def test_backup_of_a_store_missing_an_artifact_fails_cleanly(reg, fitted, tmp_path):
+    """Every attempt finds the file missing; the last one holds the write lock. It must end
+    with a one-line error and leave no partial copy (it once hung here)."""
+    sha = reg.register("m", fitted)["artifact_sha256"]
+    reg.artifacts.path(sha).unlink()
+    with pytest.raises(ZooError, match="missing"):
+        reg.backup(tmp_path / "b" / "copy.db")
+    assert not (tmp_path / "b" / "copy.db").exists()
+    assert not (tmp_path / "b" / "copy-artifacts").exists()
