@@ -16,8 +16,9 @@ def predict_table(model: Any, df: Any) -> Any:
     X = align(df, list(model.feature_names_in_), keys=getattr(model, "key_columns", ()))
     out = df.copy()
     if getattr(model, "kind", "") == "detector":
-        out["anomaly_score"] = model.score(X)
-        out["anomaly"] = model.predict(X)
+        scores = model.score(X)  # predict() would score every row a second time
+        out["anomaly_score"] = scores
+        out["anomaly"] = (scores > model.threshold_).astype(int)
         return out
     out["prediction"] = model.predict(X)
     if getattr(model, "task", "") == "classification":
