@@ -333,7 +333,12 @@ class Calibrator(Component):
 
 
 class DriftTest(Component):
-    """Tests whether ``current`` data departs from a ``reference`` sample."""
+    """Tests whether ``current`` data departs from a ``reference`` sample.
+
+    Both are DataFrames; the reference's columns are the features tested. Implementations
+    take ``alpha`` and ``correction`` ("bh" or "bonferroni") parameters and build their
+    result with ``zoo.drift.verdict``, so every test's result has the same shape.
+    """
 
     kind = "drift_test"
     task = "drift"

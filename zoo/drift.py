@@ -1,0 +1,78 @@
+"""What every drift test shares: multiple-testing corrections and the shape of a result.
+
+A ``DriftTest.test`` returns ``verdict(features, alpha, correction)``: per feature the
+test used, its statistic and raw p-value, the corrected p-value and a drift flag; overall
+``drift`` is true when any feature is flagged after the correction. Plugins (zoo-drift,
+zoo-alibi-detect) build their results with it, so every test reads the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo.errors import ZooError
+
+CORRECTIONS = ("bh", "bonferroni")
+
+
+def check_correction(correction: str) -> str:
+    """``correction`` lower-cased, or a one-line error naming the valid ones."""
+    value = str(correction).lower()
+    if value not in CORRECTIONS:
+        raise ZooError(f"unknown correction {correction!r}: use one of {', '.join(CORRECTIONS)}")
+    return value
+
+
+def adjust(p_values: list[float | None], correction: str = "bh") -> list[float | None]:
+    """Corrected p-values: Bonferroni (family-wise error) or Benjamini-Hochberg (false discovery).
+
+    ``None`` marks a feature whose test gives no p-value (PSI, a distance); it is left out of
+    the family. Under the global null both keep P(any flag) at or below alpha (BH's first step
+    is Simes' test), and BH flags at least as much as Bonferroni.
+    """
+    correction = check_correction(correction)
+    tested = [(i, float(p)) for i, p in enumerate(p_values) if p is not None]
+    m = len(tested)
+    out: list[float | None] = [None] * len(p_values)
+    if correction == "bonferroni":
+        for i, p in tested:
+            out[i] = min(1.0, p * m)
+        return out
+    # Step-up: q_(k) = min over j >= k of p_(j) * m / j, walked from the largest p down.
+    running = 1.0
+    for rank, (i, p) in reversed(list(enumerate(sorted(tested, key=lambda t: t[1]), start=1))):
+        running = min(running, p * m / rank)
+        out[i] = running
+    return out
+
+
+def verdict(features: list[dict[str, Any]], alpha: float = 0.05,
+            correction: str = "bh") -> dict[str, Any]:
+    """The result of a drift test from per-feature rows.
+
+    Each row has ``feature``, ``test``, ``statistic`` and ``p_value`` (or ``None`` when the
+    test decides by a threshold, in which case the row brings its own ``drift``). Adds
+    ``p_adjusted`` and ``drift`` to each row and returns ``{"drift", "alpha", "correction",
+    "p_value" (smallest corrected p-value), "drifted" (names), "features"}``.
+    """
+    if not 0 < alpha < 1:
+        raise ZooError(f"alpha must be between 0 and 1, got {alpha}")
+    adjusted = adjust([row.get("p_value") for row in features], correction)
+    rows = []
+    for row, q in zip(features, adjusted):
+        row = dict(row)
+        row["p_adjusted"] = q
+        if q is not None:
+            row["drift"] = bool(q <= alpha)
+        else:
+            row["drift"] = bool(row.get("drift", False))
+        rows.append(row)
+    corrected = [q for q in adjusted if q is not None]
+    return {
+        "drift": any(row["drift"] for row in rows),
+        "alpha": alpha,
+        "correction": check_correction(correction),
+        "p_value": min(corrected) if corrected else None,
+        "drifted": [row["feature"] for row in rows if row["drift"]],
+        "features": rows,
+    }
