@@ -166,6 +166,49 @@ _STEPS: dict[str, tuple[str, ...]] = {
         # --where 'created_at > ...' and newest-first listings.
         "CREATE INDEX versions_created_at ON versions(created_at)",
     ),
+    "m007_batches_alerts_experiments": (
+        # What monitors record (registry/monitoring.py); it goes with the version it is about.
+        """CREATE TABLE batches (
+            id INTEGER PRIMARY KEY,
+            version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            seconds REAL NOT NULL,
+            source TEXT NOT NULL,
+            summary TEXT NOT NULL
+        )""",
+        "CREATE INDEX batches_version_id ON batches(version_id, id)",
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            "check" TEXT NOT NULL,
+            severity TEXT NOT NULL CHECK (severity IN ('LOW', 'MEDIUM', 'HIGH', 'CRITICAL')),
+            message TEXT NOT NULL,
+            details TEXT
+        )""",
+        'CREATE INDEX alerts_version_check ON alerts(version_id, "check", id)',
+        "CREATE INDEX alerts_at ON alerts(at)",
+        # Online A/B tests: arms name versions by ref text, so an experiment's history
+        # survives the deletion of a version it compared.
+        """CREATE TABLE experiments (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            config TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'stopped')),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE outcomes (
+            id INTEGER PRIMARY KEY,
+            experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            arm TEXT NOT NULL,
+            unit TEXT,
+            value REAL NOT NULL,
+            at TEXT NOT NULL
+        )""",
+        "CREATE INDEX outcomes_experiment_arm ON outcomes(experiment_id, arm)",
+    ),
 }
 
 #: Every migration, in order of application.

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from registry import migrations
 from registry.artifacts import ArtifactStore
+from registry.monitoring import MonitoringMixin
 from registry.query import KEY_PATTERN, compile_order_by, compile_where
 from zoo.errors import IntegrityError, NotFoundError, ZooError
 
@@ -44,7 +45,7 @@ _NAME_RULE = ("letters, digits, '_', '.' and '-', starting with a letter or digi
               f"at most {MAX_NAME} characters")
 
 
-class Registry:
+class Registry(MonitoringMixin):
     """A local-first model registry in one SQLite file; a context manager closing it."""
 
     def __init__(self, path: str | Path | None = None) -> None:
@@ -359,8 +360,13 @@ class Registry:
         with self._read() as conn:
             return self._hydrate(conn, [self._resolve(conn, ref)])[0]
 
-    def load(self, ref: str) -> Any:
-        """The fitted component of a version, after checking its artifact's sha256."""
+    def load(self, ref: str, observed: bool = True) -> Any:
+        """The fitted component of a version, after checking its artifact's sha256.
+
+        ``observed`` models fire the ``batch_predicted`` event on each scoring call, so
+        monitors see them (``zoo.predicting.observe``); the CLI passes False where it scores
+        for evaluation, or reports batches itself.
+        """
         from zoo.catalogue import build_catalogue
 
         version = self.get(ref)
@@ -387,6 +393,10 @@ class Registry:
                 ) from None
         model.model_name = version["name"]
         model.model_version = version["version"]
+        if observed:
+            from zoo.predicting import observe
+
+            observe(model, self, version)
         return model
 
     def models(self) -> list[dict[str, Any]]:

@@ -358,7 +358,7 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
         return
     if scheduler:
         raise ZooError("--scheduler needs --engine dask")
-    model = registry.load(ref)
+    model = registry.load(ref, observed=False)  # reports each chunk itself
     writer = TableWriter(output) if output else None
     seconds, rows, note = 0.0, 0, None
     try:

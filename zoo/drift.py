@@ -8,6 +8,7 @@ zoo-alibi-detect) build their results with it, so every test reads the same way.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
@@ -59,7 +60,7 @@ def verdict(features: list[dict[str, Any]], alpha: float = 0.05,
         raise ZooError(f"alpha must be between 0 and 1, got {alpha}")
     adjusted = adjust([row.get("p_value") for row in features], correction)
     rows = []
-    for row, q in zip(features, adjusted):
+    for row, q in zip(features, adjusted, strict=True):
         row = dict(row)
         row["p_adjusted"] = q
         if q is not None:
@@ -76,3 +77,37 @@ def verdict(features: list[dict[str, Any]], alpha: float = 0.05,
         "drifted": [row["feature"] for row in rows if row["drift"]],
         "features": rows,
     }
+
+
+# --- the reference sample a trained version keeps for later drift checks ---
+
+#: Artifact name of the training sample ``zoo train`` stores with each version.
+REFERENCE_ARTIFACT = "reference.parquet"
+#: Rows kept: enough for tests to see a 0.1 sd shift, small enough to store with every version.
+REFERENCE_ROWS = 5_000
+
+
+def write_reference(df: Any, directory: str | Path, seed: int = 0,
+                    rows: int = REFERENCE_ROWS) -> Path:
+    """A seeded sample of at most ``rows`` rows of ``df`` (training rows, with the target),
+    written as ``REFERENCE_ARTIFACT`` in ``directory``."""
+    path = Path(directory) / REFERENCE_ARTIFACT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sample = df.sample(n=rows, random_state=seed) if len(df) > rows else df
+    sample.reset_index(drop=True).to_parquet(path, index=False)
+    return path
+
+
+def load_reference(registry: Any, version: dict[str, Any]) -> Any:
+    """The reference sample of ``version`` as a DataFrame, read from a verified copy."""
+    import tempfile
+
+    import pandas as pd
+
+    sha = version.get("artifacts", {}).get(REFERENCE_ARTIFACT)
+    if sha is None:
+        raise ZooError(f"{version['ref']} keeps no reference sample ({REFERENCE_ARTIFACT}); "
+                       "versions trained by `zoo train` have one: pass a reference data file instead")
+    with tempfile.TemporaryDirectory(prefix="zoo-reference-") as tmp:
+        path = registry.artifacts.copy_verified(sha, Path(tmp) / REFERENCE_ARTIFACT, version["ref"])
+        return pd.read_parquet(path)

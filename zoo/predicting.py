@@ -26,3 +26,43 @@ def predict_table(model: Any, df: Any) -> Any:
         for k, cls in enumerate(model.classes_):
             out[f"proba_{cls}"] = proba[:, k]
     return out
+
+
+#: The scoring methods ``observe`` reports, whichever a component has.
+OBSERVED_METHODS = ("predict", "predict_proba", "score")
+
+
+def observe(model: Any, registry: Any, version: dict[str, Any]) -> Any:
+    """Make ``model`` fire the ``batch_predicted`` event after each scoring call; returns it.
+
+    ``Registry.load`` does this, so monitors see batches scored from Python as well as by
+    ``zoo predict``. Only the outermost call reports: a ``predict`` that calls
+    ``predict_proba`` internally is one batch, not two.
+    """
+    import functools
+    import time
+
+    from zoo.plugins import get_plugins
+
+    depth = [0]
+    for name in OBSERVED_METHODS:
+        method = getattr(model, name, None)
+        if method is None:
+            continue
+
+        @functools.wraps(method)
+        def reported(X: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            if depth[0]:
+                return _method(X, *args, **kwargs)
+            depth[0] += 1
+            start = time.perf_counter()
+            try:
+                out = _method(X, *args, **kwargs)
+            finally:
+                depth[0] -= 1
+            get_plugins().fire("batch_predicted", registry=registry, version=version, inputs=X,
+                               predictions=out, seconds=time.perf_counter() - start)
+            return out
+
+        setattr(model, name, reported)  # an instance attribute shadows the class's method
+    return model

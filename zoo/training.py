@@ -73,6 +73,7 @@ def train(
     held-out evaluation files are written there and listed in ``TrainResult.artifacts``.
     """
     from zoo.data import as_target, fingerprint
+    from zoo.drift import REFERENCE_ARTIFACT, write_reference
 
     model = info.create(**(params or {}))
     if info.kind == "predictor" and not target:
@@ -88,7 +89,10 @@ def train(
     if info.kind != "predictor":
         step("fitting")
         model.fit(X)
-        return TrainResult(model=model, data=data, n_train=len(df))
+        artifacts = {}
+        if artifact_dir is not None:
+            artifacts[REFERENCE_ARTIFACT] = write_reference(df, artifact_dir, seed)
+        return TrainResult(model=model, data=data, n_train=len(df), artifacts=artifacts)
 
     stratify = y if info.task == "classification" else None
     train_idx, test_idx = split(len(df), test_size, seed, stratify)
@@ -96,6 +100,8 @@ def train(
     model.fit(X.iloc[train_idx], y.iloc[train_idx])
     metrics: dict[str, float] = {}
     artifacts: dict[str, Path] = {}
+    if artifact_dir is not None:  # for later drift checks (zoo drift/monitor)
+        artifacts[REFERENCE_ARTIFACT] = write_reference(df.iloc[train_idx], artifact_dir, seed)
     if len(test_idx):
         step("validating")
         metrics = model.validate(X.iloc[test_idx], y.iloc[test_idx])
@@ -103,7 +109,7 @@ def train(
             step("plotting and calibrating")
             held_out = {"kind": "holdout", "seed": seed, "test_size": test_size,
                         "stratified": stratify is not None}
-            artifacts = held_out_artifacts(model, X.iloc[test_idx], y.iloc[test_idx], artifact_dir,
+            artifacts |= held_out_artifacts(model, X.iloc[test_idx], y.iloc[test_idx], artifact_dir,
                                            split_record(held_out, test_idx, data))
     return TrainResult(model=model, metrics=metrics, data=data,
                        n_train=len(train_idx), n_test=len(test_idx), artifacts=artifacts)

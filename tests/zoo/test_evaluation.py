@@ -151,7 +151,8 @@ def test_training_writes_the_plots_of_its_task(data, tmp_path):
     info = build_catalogue().get(component)
     result = train(info, df, "y", {"n_estimators": 10, "n_jobs": 1}, artifact_dir=tmp_path)
     task = "regression" if data == "regression" else "classification"
-    assert set(result.artifacts) == {*evaluation.PLOTS[task], "evaluation.json", "conformal.json"}
+    assert set(result.artifacts) == {*evaluation.PLOTS[task], "evaluation.json", "conformal.json",
+                                     "reference.parquet"}
     for name in evaluation.PLOTS[task]:
         assert result.artifacts[name].read_bytes()[:8] == PNG
     stored = json.loads(result.artifacts["evaluation.json"].read_text())
@@ -161,11 +162,25 @@ def test_training_writes_the_plots_of_its_task(data, tmp_path):
     assert stored["split"]["rows"] == result.n_test
 
 
-def test_no_artifacts_without_a_directory_or_a_test_split(tmp_path):
+def test_no_evaluation_artifacts_without_a_directory_or_a_test_split(tmp_path):
     df = load_wine(as_frame=True).frame
     info = build_catalogue().get("zoo.baseline_classifier")
     assert train(info, df, "target").artifacts == {}
-    assert train(info, df, "target", test_size=0.0, artifact_dir=tmp_path).artifacts == {}
+    # Without a test split there is nothing to evaluate; the drift reference is still kept.
+    result = train(info, df, "target", test_size=0.0, artifact_dir=tmp_path)
+    assert list(result.artifacts) == ["reference.parquet"]
+    assert len(pd.read_parquet(result.artifacts["reference.parquet"])) == len(df)
+
+
+def test_reference_sample_holds_training_rows_only(tmp_path):
+    df = load_wine(as_frame=True).frame
+    df["row"] = range(len(df))
+    info = build_catalogue().get("zoo.baseline_classifier")
+    result = train(info, df, "target", test_size=0.3, artifact_dir=tmp_path)
+    reference = pd.read_parquet(result.artifacts["reference.parquet"])
+    held_out = json.loads(result.artifacts["conformal.json"].read_text())["split"]["rows"]
+    assert len(reference) == len(df) - held_out == result.n_train
+    assert list(reference.columns) == list(df.columns)  # features and target
 
 
 def test_model_card_shows_what_the_registry_knows(cancer, registry_path, tmp_path):

@@ -111,7 +111,7 @@ def calibrate(ctx: click.Context, ref: str, data: str, target: str, method: str,
                             f"--group-columns must name columns of the data")
         X, y = df.drop(columns=[target]), df[target]
         step("loading " + ", ".join(v["ref"] for v in versions))
-        loaded = [registry.load(v["ref"]) for v in versions]
+        loaded = [registry.load(v["ref"], observed=False) for v in versions]
         step("fitting the calibrator")
         model.fit(X, y, members=loaded)  # warns once about columns no member uses
         X = X[model.feature_names]

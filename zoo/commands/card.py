@@ -41,7 +41,7 @@ def card(ctx: click.Context, ref: str, data: str | None, target: str | None, n_b
     if data:
         from zoo.data import as_target, fingerprint, read_table
 
-        model = registry.load(ref)
+        model = registry.load(ref, observed=False)
         if getattr(model, "kind", "") != "predictor":
             raise DataError(f"{version['ref']} is a {model.kind}: metrics on DATA are for predictors")
         df = read_table(data)

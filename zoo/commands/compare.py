@@ -41,7 +41,7 @@ def compare(ctx: click.Context, ref_a: str, ref_b: str, data: str, target: str, 
         raise DataError(f"--bootstrap needs at least 100 resamples, got {n_boot}")
     registry = open_registry(ctx)
     va, vb = registry.get(ref_a), registry.get(ref_b)
-    model_a, model_b = registry.load(ref_a), registry.load(ref_b)
+    model_a, model_b = registry.load(ref_a, observed=False), registry.load(ref_b, observed=False)
     for v, m in ((va, model_a), (vb, model_b)):
         if getattr(m, "kind", "") != "predictor":
             raise DataError(f"{v['ref']} is a {m.kind}: zoo compare is for classifiers and regressors")

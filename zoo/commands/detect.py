@@ -132,7 +132,7 @@ def _detect_table(ctx: click.Context, detector: str | None, data: str, contamina
         if version["kind"] != "detector":
             raise DataError(f"{version['ref']} is a {version['kind']}; zoo detect needs a detector "
                             "(zoo predict scores with predictors)")
-        model = registry.load(name)
+        model = registry.load(name, observed=False)
         if contamination is not None:
             model.set_contamination(contamination)
 

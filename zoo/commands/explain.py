@@ -38,7 +38,7 @@ def explain(ctx: click.Context, ref: str, data: str, target: str | None, method:
         raise DataError(f"--plot writes a PNG: name the file like importance.png, not {plot_path}")
     registry = open_registry(ctx)
     version = registry.get(ref)
-    model = registry.load(ref)
+    model = registry.load(ref, observed=False)
     if getattr(model, "kind", "") != "predictor":
         raise DataError(f"{version['ref']} is a {model.kind}: zoo explain is for classifiers and regressors")
     df = read_table(data)
