@@ -354,7 +354,8 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
     registry = open_registry(ctx)
     version = registry.get(ref)
     if engine == "dask":
-        _predict_on_dask(registry, version, data, output, scheduler, chunk_rows, interval, as_json)
+        _predict_on_dask(registry, version, data, output, scheduler, chunk_rows, interval, method,
+                         as_json)
         return
     if scheduler:
         raise ZooError("--scheduler needs --engine dask")
@@ -395,18 +396,28 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
 
 def _predict_on_dask(registry: Any, version: dict[str, Any], data: str, output: str | None,
                      scheduler: str | None, chunk_rows: int, interval: float | None,
-                     as_json: bool) -> None:
+                     method: str | None, as_json: bool) -> None:
     from pathlib import Path
 
     from zoo.distributed import dask_client, partitions, predict_partitions
 
-    if interval is not None:
-        raise ZooError("--interval is not available with --engine dask yet; score locally for intervals")
     if not output:
         raise ZooError("--engine dask writes one output file per input file: give -o DIRECTORY")
     files = partitions(data)
+    spec = note = None
+    if interval is not None:
+        from zoo import conformal
+
+        if version["kind"] != "predictor":
+            raise ZooError(f"{version['ref']} is a {version['kind']}: "
+                           "--interval is for classifiers and regressors")
+        record = conformal.load_record(registry, version)
+        spec = {"record": record, "level": interval, "method": method or "conformal"}
+        note = conformal.describe(record, interval, spec["method"])
     with dask_client(scheduler) as client:
-        parts = predict_partitions(client, registry, version, files, Path(output), chunk_rows)
+        parts = predict_partitions(client, registry, version, files, Path(output), chunk_rows, spec)
+    if note:
+        err_console.print(note, highlight=False, soft_wrap=True)
     if as_json:
         print_json(parts)
         return

@@ -154,16 +154,25 @@ def add_intervals(registry: Any, version: dict[str, Any], model: Any, df: Any, o
 
     The version's calibration record is read from its ``conformal.json`` artifact.
     """
-    import warnings
-
-    from zoo.data import ExtraColumnsWarning, align
-
     method = method or "conformal"
     check_level(level)
     if getattr(model, "kind", "") != "predictor":
         raise ZooError(f"{version['ref']} is a {getattr(model, 'kind', 'component')}: "
                        "--interval is for classifiers and regressors")
     record = load_record(registry, version)
+    return with_intervals(model, record, df, out, level, method), describe(record, level, method)
+
+
+def with_intervals(model: Any, record: dict[str, Any], df: Any, out: Any, level: float,
+                   method: str = "conformal") -> Any:
+    """``out`` plus the interval columns for the rows of ``df``, from a calibration ``record``.
+
+    What ``add_intervals`` does once the record is read; Dask workers call it directly.
+    """
+    import warnings
+
+    from zoo.data import ExtraColumnsWarning, align
+
     with warnings.catch_warnings():  # predict_table already warned about extra columns
         warnings.simplefilter("ignore", ExtraColumnsWarning)
         X = align(df, list(model.feature_names_in_), keys=getattr(model, "key_columns", ()))
@@ -172,7 +181,7 @@ def add_intervals(registry: Any, version: dict[str, Any], model: Any, df: Any, o
     out = out.copy()
     for name, values in columns.items():
         out[name] = values
-    return out, describe(record, level, method)
+    return out
 
 
 def load_record(registry: Any, version: dict[str, Any]) -> dict[str, Any]:

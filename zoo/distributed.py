@@ -55,8 +55,13 @@ def partitions(pattern: str) -> list[Path]:
 
 
 def predict_partitions(client: Any, registry: Any, version: dict[str, Any], files: list[Path],
-                       out_dir: Path, chunk_rows: int = 100_000) -> list[dict[str, Any]]:
-    """Score each file on the cluster into ``out_dir/<name>``; returns one summary per file."""
+                       out_dir: Path, chunk_rows: int = 100_000,
+                       interval: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Score each file on the cluster into ``out_dir/<name>``; returns one summary per file.
+
+    ``interval`` (``{"record", "level", "method"}``, see ``zoo.conformal.with_intervals``)
+    adds interval columns, exactly as ``zoo predict --interval`` does in one process.
+    """
     from zoo.catalogue import build_catalogue
 
     info = build_catalogue().get(version["component"])
@@ -68,13 +73,14 @@ def predict_partitions(client: Any, registry: Any, version: dict[str, Any], file
     [artifact] = client.scatter([payload], broadcast=True)
     futures = [client.submit(_score_file, str(f), str(out_dir / f.name), artifact,
                              version["artifact_sha256"], info.name, version["metadata"], chunk_rows,
-                             pure=False)
+                             interval, pure=False)
                for f in files]
     return client.gather(futures)
 
 
 def _score_file(source: str, dest: str, artifact: bytes, sha256: str, component: str,
-                metadata: dict[str, Any], chunk_rows: int) -> dict[str, Any]:
+                metadata: dict[str, Any], chunk_rows: int,
+                interval: dict[str, Any] | None = None) -> dict[str, Any]:
     """On a worker: load the model once per process, then stream one file through it."""
     import time
 
@@ -95,7 +101,13 @@ def _score_file(source: str, dest: str, artifact: bytes, sha256: str, component:
     start, rows = time.perf_counter(), 0
     with TableWriter(dest) as writer:
         for chunk in iter_table(source, chunk_rows):
-            writer.write(predict_table(model, chunk))
+            out = predict_table(model, chunk)
+            if interval is not None:
+                from zoo.conformal import with_intervals
+
+                out = with_intervals(model, interval["record"], chunk, out, interval["level"],
+                                     interval["method"])
+            writer.write(out)
             rows += len(chunk)
     return {"input": source, "output": dest, "rows": rows, "seconds": time.perf_counter() - start,
             "worker_pid": os.getpid()}

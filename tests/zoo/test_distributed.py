@@ -86,6 +86,17 @@ def test_cli_predict_engine_dask(frame, tmp_path):
     assert local.exit_code == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "scored" / "p1.csv"),
                                   pd.read_csv(tmp_path / "local.csv"))
+    # Intervals on the cluster are the ones one process gives.
+    result = runner.invoke(cli, ["predict", "m", str(parts / "*.csv"), "--engine", "dask", "-o",
+                                 str(tmp_path / "sets"), "--interval", "0.9"])
+    assert result.exit_code == 0, result.output
+    assert "prediction sets" in result.output  # the note on what they guarantee
+    local = runner.invoke(cli, ["predict", "m", str(parts / "p0.csv"), "-o", str(tmp_path / "sets.csv"),
+                                "--interval", "0.9"])
+    assert local.exit_code == 0
+    sets = pd.read_csv(tmp_path / "sets" / "p0.csv")
+    assert {"prediction_set", "set_size"} <= set(sets.columns)
+    pd.testing.assert_frame_equal(sets, pd.read_csv(tmp_path / "sets.csv"))
     bad = runner.invoke(cli, ["predict", "m", str(parts / "*.csv"), "--engine", "dask"])
     assert bad.exit_code == 1 and "-o DIRECTORY" in bad.output
     assert os.cpu_count()
