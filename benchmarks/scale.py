@@ -201,6 +201,11 @@ def main() -> None:
                 "WHERE a.model_id = ? AND a.alias = ?", [1, "champion"]).fetchall()
         env = {**os.environ, "ZOO_REGISTRY": str(db)}
         exe = sys.executable
+        # As an installed package would be (scripts/setup does this too): without bytecode,
+        # and with PYTHONDONTWRITEBYTECODE set, each run would compile zoo's modules again.
+        root = Path(__file__).resolve().parent.parent
+        packages = [str(root / d) for d in ("zoo", "registry", "plugins")]
+        subprocess.run([exe, "-m", "compileall", "-q", *packages], check=True, capture_output=True)
         models_cmd = wall([exe, "-m", "zoo", "models"], env)
         models_json = wall([exe, "-m", "zoo", "models", "--json"], env)
         zoo_help = wall([exe, "-m", "zoo", "--help"], env)

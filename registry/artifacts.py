@@ -12,7 +12,8 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,6 +36,32 @@ class ArtifactStore:
         """Store a copy of the file at ``path``; returns its ``(sha256, size)``."""
         with open(path, "rb") as src:
             return self.put_stream(src)
+
+    def put_written(self, write: Callable[[Path], None]) -> tuple[str, int]:
+        """Store the file ``write(path)`` creates at a temp path inside the store.
+
+        For a model's ``save``: no temp directory and no second copy, which are most of
+        the cost of registering a small model.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
+        try:
+            write(tmp)
+            with open(tmp, "rb") as f:
+                sha, size = _hash_stream(f)
+            if self._present(sha, size):
+                tmp.unlink()
+                return sha, size
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._place(tmp, sha)
+            return sha, size
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Store ``data``; returns its ``(sha256, size)``."""
@@ -144,34 +171,46 @@ class ArtifactStore:
                     out.write(chunk)
                     size += len(chunk)
                 sha = digest.hexdigest()
-                dest = self.path(sha)
-                # Identical content is stored once: a sound copy already there makes the
-                # fsync and rename unnecessary (they cost more than the rest of a register).
-                if dest.is_file() and dest.stat().st_size == size and self.verify(sha):
+                if self._present(sha, size):
                     out.close()
                     tmp.unlink()
                     return sha, size
                 out.flush()
                 os.fsync(out.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide artifacts from a shared group
-            dest.parent.mkdir(exist_ok=True)
-            # Replacing a corrupted copy with the right bytes repairs it.
-            os.replace(tmp, dest)
-            _fsync_dir(dest.parent)
+            self._place(tmp, sha)
             return sha, size
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
 
+    def _present(self, sha: str, size: int) -> bool:
+        # Identical content is stored once: a sound copy already there makes the fsync and
+        # rename unnecessary (they cost more than the rest of a register).
+        dest = self.path(sha)
+        return dest.is_file() and dest.stat().st_size == size and self.verify(sha)
+
+    def _place(self, tmp: Path, sha: str) -> None:
+        """Move a fsynced temp file to its content address, durably."""
+        dest = self.path(sha)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide artifacts from a shared group
+        dest.parent.mkdir(exist_ok=True)
+        # Replacing a corrupted copy with the right bytes repairs it.
+        os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+
 
 def hash_file(path: str | Path) -> tuple[str, int]:
     """sha256 and size of a file, read in 1 MiB chunks."""
+    with open(path, "rb") as f:
+        return _hash_stream(f)
+
+
+def _hash_stream(f: BinaryIO) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+    while chunk := f.read(CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
     return digest.hexdigest(), size
 
 

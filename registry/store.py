@@ -146,64 +146,64 @@ class Registry(MonitoringMixin):
             for ref in parent_refs:
                 self._resolve(conn, ref)
 
-        with tempfile.TemporaryDirectory(prefix="zoo-register-") as tmp:
-            files = {"model": Path(tmp) / "model", **extra_files}
-            model.save(files["model"])
-            # Artifacts first: a crash from here on leaves an orphan file, never a row
-            # pointing at a missing file.
-            stored = {n: self.artifacts.put_file(p) for n, p in files.items()}
+        # Artifacts first: a crash from here on leaves an orphan file, never a row pointing
+        # at a missing file. The model saves straight into the store's staging area.
+        stored = {"model": self.artifacts.put_written(model.save)}
+        stored |= {n: self.artifacts.put_file(p) for n, p in extra_files.items()}
 
-            def insert(conn: sqlite3.Connection) -> int:
-                for artifact, (sha, _) in stored.items():
-                    # A concurrent delete may have unlinked an identical file meanwhile;
-                    # it does so holding the write lock, which we now hold.
-                    if not self.artifacts.exists(sha):
-                        self.artifacts.put_file(files[artifact])
-                lineage = []
-                for ref in parent_refs:
-                    parent = self._resolve(conn, ref)
-                    lineage.append((parent["id"], f"{parent['name']}:{parent['version']}"))
-                now = _now()
-                model_id, number = _allocate_version(conn, name, now)
-                conn.executemany(
-                    "INSERT OR IGNORE INTO artifacts (sha256, size, created_at) VALUES (?, ?, ?)",
-                    [(sha, size, now) for sha, size in stored.values()],
-                )
-                version_id = conn.execute(
-                    """INSERT INTO versions (model_id, version, component, kind, task, plugin,
-                           plugin_version, artifact_sha256, artifact_format, metadata,
-                           data_sha256, data_rows, data_schema, description, created_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [model_id, number, info.name, info.kind, info.task, info.plugin,
-                     info.plugin_version, stored["model"][0], info.artifact_format, metadata,
-                     data_sha, data_rows, data_schema, description, now],
-                ).lastrowid
-                conn.executemany(
-                    "INSERT INTO params (version_id, key, value, type) VALUES (?, ?, ?, ?)",
-                    [(version_id, *row) for row in param_rows],
-                )
-                conn.executemany("INSERT INTO metrics (version_id, key, value) VALUES (?, ?, ?)",
-                                 [(version_id, *row) for row in metric_rows])
-                conn.executemany(
-                    "INSERT INTO version_tags (version_id, key, value) VALUES (?, ?, ?)",
-                    [(version_id, *row) for row in tag_rows],
-                )
-                conn.executemany(
-                    "INSERT INTO version_artifacts (version_id, name, sha256) VALUES (?, ?, ?)",
-                    [(version_id, n, sha) for n, (sha, _) in stored.items()],
-                )
-                conn.executemany(
-                    """INSERT INTO lineage (version_id, parent_version_id, parent_ref, relation)
-                       VALUES (?, ?, ?, ?)""",
-                    [(version_id, pid, pref, relation) for pid, pref in lineage],
-                )
-                _audit(conn, "register", name, number, {
-                    "component": info.name, "plugin": info.plugin,
-                    "artifact_sha256": stored["model"][0],
-                })
-                return version_id
+        def insert(conn: sqlite3.Connection) -> int:
+            for artifact, (sha, _) in list(stored.items()):
+                # A concurrent delete may have unlinked an identical file meanwhile;
+                # it does so holding the write lock, which we now hold. A second save
+                # may not give the same bytes, so the row takes whatever it stored.
+                if not self.artifacts.exists(sha):
+                    stored[artifact] = (self.artifacts.put_written(model.save) if artifact == "model"
+                                        else self.artifacts.put_file(extra_files[artifact]))
+            lineage = []
+            for ref in parent_refs:
+                parent = self._resolve(conn, ref)
+                lineage.append((parent["id"], f"{parent['name']}:{parent['version']}"))
+            now = _now()
+            model_id, number = _allocate_version(conn, name, now)
+            conn.executemany(
+                "INSERT OR IGNORE INTO artifacts (sha256, size, created_at) VALUES (?, ?, ?)",
+                [(sha, size, now) for sha, size in stored.values()],
+            )
+            version_id = conn.execute(
+                """INSERT INTO versions (model_id, version, component, kind, task, plugin,
+                       plugin_version, artifact_sha256, artifact_format, metadata,
+                       data_sha256, data_rows, data_schema, description, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [model_id, number, info.name, info.kind, info.task, info.plugin,
+                 info.plugin_version, stored["model"][0], info.artifact_format, metadata,
+                 data_sha, data_rows, data_schema, description, now],
+            ).lastrowid
+            conn.executemany(
+                "INSERT INTO params (version_id, key, value, type) VALUES (?, ?, ?, ?)",
+                [(version_id, *row) for row in param_rows],
+            )
+            conn.executemany("INSERT INTO metrics (version_id, key, value) VALUES (?, ?, ?)",
+                             [(version_id, *row) for row in metric_rows])
+            conn.executemany(
+                "INSERT INTO version_tags (version_id, key, value) VALUES (?, ?, ?)",
+                [(version_id, *row) for row in tag_rows],
+            )
+            conn.executemany(
+                "INSERT INTO version_artifacts (version_id, name, sha256) VALUES (?, ?, ?)",
+                [(version_id, n, sha) for n, (sha, _) in stored.items()],
+            )
+            conn.executemany(
+                """INSERT INTO lineage (version_id, parent_version_id, parent_ref, relation)
+                   VALUES (?, ?, ?, ?)""",
+                [(version_id, pid, pref, relation) for pid, pref in lineage],
+            )
+            _audit(conn, "register", name, number, {
+                "component": info.name, "plugin": info.plugin,
+                "artifact_sha256": stored["model"][0],
+            })
+            return version_id
 
-            version_id = self._write(insert)
+        version_id = self._write(insert)
 
         with self._read() as conn:
             version = self._hydrate(conn, conn.execute(_SELECT + " WHERE v.id = ?",
