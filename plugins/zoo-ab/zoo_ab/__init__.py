@@ -1,0 +1,40 @@
+"""Zoo plugin: online A/B tests between registered versions (``zoo ab``).
+
+Sticky routing by a hashed unit id, outcomes recorded in the registry, a report with
+intervals, a significance test and a recommendation, a Thompson-sampling bandit and shadow
+mode. From Python::
+
+    from zoo_ab import Experiment
+    exp = Experiment.start(registry, "churn-q3", {"A": "churn@champion", "B": "churn@challenger"},
+                           id_column="customer_id")
+    scored = exp.predict(df)             # an `arm` column says which version scored each row
+    exp.record(ids, converted)           # 0/1 or any number per unit
+    exp.report()["recommendation"]
+
+This is the entry module, imported whenever the ``zoo`` CLI starts: it imports neither
+numpy nor pandas (``Experiment`` is loaded on first use).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo import hookimpl
+
+__all__ = ["Experiment"]
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    """Add the ``zoo ab`` command group."""
+    from zoo_ab.cli import ab
+
+    cli.add_command(ab)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Experiment":
+        from zoo_ab.experiment import Experiment
+
+        return Experiment
+    raise AttributeError(f"module 'zoo_ab' has no attribute {name!r}")
