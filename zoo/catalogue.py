@@ -34,6 +34,8 @@ class ComponentInfo:
     params: dict[str, Any]
     artifact_format: str
     cls: type[Component]
+    #: The licence of the plugin's distribution (``PluginInfo.licence``).
+    licence: str = ""
 
     def create(self, **params: Any) -> Component:
         """A new, unfitted instance with ``params`` overriding the defaults."""
@@ -52,6 +54,7 @@ class ComponentInfo:
             "task": self.task,
             "plugin": self.plugin,
             "plugin_version": self.plugin_version,
+            "licence": self.licence,
             "description": self.description,
             "params": {k: _jsonable(v) for k, v in self.params.items()},
             "artifact_format": self.artifact_format,
@@ -143,6 +146,7 @@ def _add(catalogue: Catalogue, plugins: Any, plugin_name: str, kind: str, cls: A
         params=cls.param_defaults(),
         artifact_format=cls.artifact_format,
         cls=cls,
+        licence=info.licence if info else "",
     )
 
 

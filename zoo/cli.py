@@ -175,10 +175,10 @@ def plugins(show_all: bool, requirements: bool, as_json: bool) -> None:
     if as_json:
         print_json({"plugins": [i.as_dict() for i in infos], "conflicts": conflicts})
         return
-    table = make_table("name", "version", "status", "hooks", title="Plugins")
+    table = make_table("name", "version", "licence", "status", "hooks", title="Plugins")
     for info in infos:
         status = "[green]ok[/]" if not info.error else f"[red]broken[/]: {info.error}"
-        table.add_row(info.name, info.version, status, ", ".join(info.hooks))
+        table.add_row(info.name, info.version, info.licence, status, ", ".join(info.hooks))
     console.print(table if infos else "No plugins installed. Try: zoo install ./plugins/zoo-sklearn")
     for c in conflicts:
         err_console.print(
@@ -238,8 +238,9 @@ def components(name: str | None, kind: str | None, as_json: bool) -> None:
         if as_json:
             print_json(info)
             return
+        licence = f", licence {info['licence']}" if info["licence"] else ""
         console.print(f"[bold]{info['name']}[/] ({info['kind']}, {info['task']}) from "
-                      f"{info['plugin']} {info['plugin_version']}\n{info['description']}")
+                      f"{info['plugin']} {info['plugin_version']}{licence}\n{info['description']}")
         table = make_table("parameter", "default", title="Parameters")
         for key, value in info["params"].items():
             table.add_row(key, repr(value))
@@ -249,10 +250,10 @@ def components(name: str | None, kind: str | None, as_json: bool) -> None:
     if as_json:
         print_json(items)
         return
-    table = make_table("name", "kind", "task", "plugin", "description", title="Components")
+    table = make_table("name", "kind", "task", "plugin", "licence", "description", title="Components")
     for c in items:
         table.add_row(c["name"], c["kind"], c["task"], f"{c['plugin']} {c['plugin_version']}",
-                      c["description"])
+                      c["licence"], c["description"])
     console.print(table)
 
 

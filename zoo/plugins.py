@@ -41,6 +41,8 @@ class PluginInfo:
     builtin: bool = False
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
+    #: The distribution's License-Expression (or License) metadata, e.g. "Apache-2.0".
+    licence: str = ""
 
     @property
     def status(self) -> str:
@@ -51,6 +53,7 @@ class PluginInfo:
             "name": self.name,
             "version": self.version,
             "distribution": self.distribution,
+            "licence": self.licence,
             "builtin": self.builtin,
             "status": self.status,
             "hooks": self.hooks,
@@ -88,7 +91,8 @@ class Plugins:
                 continue
             if ep.name in self.infos:
                 continue  # the same distribution seen twice on sys.path
-            info = PluginInfo(name=ep.name, version=ep.version, distribution=ep.distribution)
+            info = PluginInfo(name=ep.name, version=ep.version, distribution=ep.distribution,
+                              licence=ep.licence)
             try:
                 module = ep.load()
             except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything on import
@@ -97,12 +101,13 @@ class Plugins:
                 self._fail(info, f"import failed: {_describe(exc)}")
                 continue
             self.register(module, name=ep.name, version=info.version,
-                          distribution=info.distribution)
+                          distribution=info.distribution, licence=info.licence)
 
     def register(self, plugin: Any, name: str, version: str = "", distribution: str = "",
-                 builtin: bool = False) -> None:
+                 builtin: bool = False, licence: str = "") -> None:
         """Register a plugin object (module or instance) under ``name``."""
-        info = PluginInfo(name=name, version=version, distribution=distribution, builtin=builtin)
+        info = PluginInfo(name=name, version=version, distribution=distribution, builtin=builtin,
+                          licence=licence)
         try:
             self.pm.register(plugin, name=name)
             self.pm.check_pending()
@@ -183,6 +188,7 @@ class EntryPoint:
     value: str
     distribution: str
     version: str
+    licence: str = ""
 
     def load(self) -> Any:
         """Import the module and follow ``:attr.sub`` if the value names one."""
@@ -222,8 +228,8 @@ def entry_points(group: str) -> list[EntryPoint]:
                 continue
             pairs = _section(lines, group)
             if pairs:
-                name, version = _name_and_version(path)
-                found += [EntryPoint(k, v, name, version) for k, v in pairs]
+                name, version, licence = _distribution_header(path)
+                found += [EntryPoint(k, v, name, version, licence) for k, v in pairs]
     return found
 
 
@@ -239,9 +245,12 @@ def _section(lines: list[str], group: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _name_and_version(dist_info: str) -> tuple[str, str]:
-    """Name and Version from the METADATA header (it ends at the first blank line)."""
-    name = version = ""
+def _distribution_header(dist_info: str) -> tuple[str, str, str]:
+    """Name, Version and licence from the METADATA header (it ends at the first blank line).
+
+    The licence is License-Expression (SPDX, PEP 639) or else the first line of License.
+    """
+    name = version = expression = text = ""
     try:
         with open(os.path.join(dist_info, "METADATA"), encoding="utf-8") as f:
             for line in f:
@@ -251,9 +260,13 @@ def _name_and_version(dist_info: str) -> tuple[str, str]:
                     name = line[5:].strip()
                 elif line.startswith("Version:"):
                     version = line[8:].strip()
+                elif line.startswith("License-Expression:"):
+                    expression = line[19:].strip()
+                elif line.startswith("License:"):
+                    text = line[8:].strip()
     except OSError:
         pass
-    return name, version
+    return name, version, expression or ("" if text == "UNKNOWN" else text)
 
 
 _plugins: Plugins | None = None

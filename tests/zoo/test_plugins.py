@@ -33,6 +33,7 @@ def _make_distribution(root: Path, name: str, module_source: str) -> Path:
         [project]
         name = "{name}"
         version = "9.9.9"
+        license = {{ text = "MIT" }}
         [project.entry-points.zoo]
         {module} = "{module}"
         [tool.setuptools]
@@ -62,6 +63,7 @@ def test_broken_plugin_is_listed_and_other_commands_work(site, run_zoo):
     assert plugins["zoo_broken"]["status"] == "broken"
     assert "libfoo" in plugins["zoo_broken"]["error"]
     assert plugins["zoo_broken"]["version"] == "9.9.9"
+    assert plugins["zoo_broken"]["licence"] == "MIT"  # read from metadata, not from the module
     assert plugins["example"]["status"] == "ok"
     assert "register_predictors" in plugins["example"]["hooks"]
     for args in (["components"], ["models"], ["--help"]):
@@ -132,6 +134,23 @@ def test_entry_point_scan_agrees_with_importlib_metadata(site, monkeypatch):
     theirs = sorted((e.name, e.value, e.dist.metadata["Name"], e.dist.version)
                     for e in reference(group="zoo"))
     assert ours == theirs and ("example", "zoo_example", "zoo-example", "0.1.0") in ours
+
+
+def test_licence_is_the_license_expression_else_the_first_line_of_license(tmp_path):
+    from zoo.plugins import _distribution_header
+
+    cases = {
+        "License: Apache-2.0\nLicense-Expression: Apache-2.0 AND BUSL-1.1\n": "Apache-2.0 AND BUSL-1.1",
+        "License: BSD 3-Clause\n        Copyright (c) someone\n": "BSD 3-Clause",
+        "License: UNKNOWN\n": "",
+        "": "",
+    }
+    for i, (lines, licence) in enumerate(cases.items()):
+        dist = tmp_path / f"d{i}.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.4\nName: d{i}\nVersion: 1.0\n{lines}"
+                                       "\nLicense-Expression: MIT\n(the body is not the header)\n")
+        assert _distribution_header(str(dist)) == (f"d{i}", "1.0", licence)
 
 
 # --- failures after import, with throwaway plugin objects ---
