@@ -40,11 +40,13 @@ def observe(model: Any, registry: Any, version: dict[str, Any]) -> Any:
     ``predict_proba`` internally is one batch, not two.
     """
     import functools
+    import threading
     import time
 
     from zoo.plugins import get_plugins
 
-    depth = [0]
+    # Per thread: a call in one thread must not look nested because another thread is scoring.
+    state = threading.local()
     for name in OBSERVED_METHODS:
         method = getattr(model, name, None)
         if method is None:
@@ -52,14 +54,15 @@ def observe(model: Any, registry: Any, version: dict[str, Any]) -> Any:
 
         @functools.wraps(method)
         def reported(X: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
-            if depth[0]:
+            depth = getattr(state, "depth", 0)
+            if depth:
                 return _method(X, *args, **kwargs)
-            depth[0] += 1
+            state.depth = depth + 1
             start = time.perf_counter()
             try:
                 out = _method(X, *args, **kwargs)
             finally:
-                depth[0] -= 1
+                state.depth = depth
             get_plugins().fire("batch_predicted", registry=registry, version=version, inputs=X,
                                predictions=out, seconds=time.perf_counter() - start)
             return out

@@ -1,0 +1,97 @@
+"""Fixtures of zoo-monitor's tests: a fresh registry per test, breast-cancer data split into
+the rows a model trains on and clean rows it never saw, and versions trained as `zoo train`
+trains them (reference sample included)."""
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.datasets import load_breast_cancer  # noqa: E402
+
+import zoo.cli as zoo_cli  # noqa: E402 - defines the CLI (and adds plugin commands) before tests import them
+from registry import Registry  # noqa: E402
+from zoo.catalogue import build_catalogue  # noqa: E402
+from zoo.data import fingerprint  # noqa: E402
+from zoo.training import train  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def registry_path(tmp_path, monkeypatch):
+    """A fresh registry file per test; nothing touches the user's data directory."""
+    path = tmp_path / "registry.db"
+    monkeypatch.setenv("ZOO_REGISTRY", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def cancer():
+    """(training rows, clean rows the model never sees), both with the `target` column."""
+    frame = load_breast_cancer(as_frame=True).frame
+    order = np.random.default_rng(0).permutation(len(frame))
+    return frame.iloc[order[:300]].reset_index(drop=True), frame.iloc[order[300:]].reset_index(drop=True)
+
+
+_TRAINED: dict = {}
+
+
+@pytest.fixture
+def register(registry_path, tmp_path_factory):
+    """``register(name, component, df, target, **params)``: train as `zoo train` does (each
+    distinct training run once per session) and register through the Python API; returns
+    the version."""
+
+    def run(name, component, df, target=None, **params):
+        key = (component, fingerprint(df)["sha256"], target, tuple(sorted(params.items())))
+        if key not in _TRAINED:
+            _TRAINED[key] = train(build_catalogue().get(component), df, target, params,
+                                  artifact_dir=tmp_path_factory.mktemp("artifacts"))
+        result = _TRAINED[key]
+        with Registry(registry_path) as reg:
+            return reg.register(name, result.model, metrics=result.metrics, data=result.data,
+                                artifacts=result.artifacts)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def shifted():
+    """``shifted(df, columns, sds=1.0)``: ``df`` with each column moved by ``sds`` standard deviations."""
+
+    def shift(df: pd.DataFrame, columns: list[str], sds: float = 1.0) -> pd.DataFrame:
+        out = df.copy()
+        for c in columns:
+            out[c] = out[c] + sds * df[c].std()
+        return out
+
+    return shift
+
+
+@pytest.fixture(scope="session")
+def zoo():
+    """``zoo(*args, ok=True)``: the real `zoo` command in-process (stdout and stderr in ``.output``)."""
+    from click.testing import CliRunner
+
+    def run(*args, ok=True):
+        result = CliRunner().invoke(zoo_cli.cli, [str(a) for a in args])
+        if ok:
+            assert result.exit_code == 0, result.output + repr(result.exception)
+        return result
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def one_line_error():
+    """``one_line_error(result)``: the single `Error:` line of a failed command, no traceback."""
+
+    def check(result):
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+        lines = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
+        assert len(lines) == 1, result.output
+        return lines[0]
+
+    return check
