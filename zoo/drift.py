@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import ZooError
+from zoo.errors import DataError, ZooError
 
 CORRECTIONS = ("bh", "bonferroni")
 
@@ -22,6 +22,18 @@ def check_correction(correction: str) -> str:
     if value not in CORRECTIONS:
         raise ZooError(f"unknown correction {correction!r}: use one of {', '.join(CORRECTIONS)}")
     return value
+
+
+def check_columns(reference_columns: list[str], current_columns: list[str]) -> None:
+    """A one-line ``DataError`` naming the reference columns the current data lacks, if any."""
+    have = set(current_columns)
+    missing = [c for c in reference_columns if c not in have]
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        names = ", ".join(map(repr, missing[:5])) + more
+        raise DataError(f"the current data has no column {names}, which the reference has: add "
+                        f"{'it' if len(missing) == 1 else 'them'}, or test only the columns both have "
+                        "(zoo drift --columns)")
 
 
 def adjust(p_values: list[float | None], correction: str = "bh") -> list[float | None]:

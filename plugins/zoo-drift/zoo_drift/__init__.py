@@ -1,0 +1,20 @@
+"""Zoo plugin: drift tests built on numpy and scipy only.
+
+This is the entry module, imported whenever the ``zoo`` CLI starts, so it imports no
+numpy, pandas or scipy: the test classes load them only when they fit or test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from zoo import hookimpl
+
+
+@hookimpl
+def register_drift_tests(register: Callable[[type], None]) -> None:
+    """Register zoo-drift's tests; ``drift.auto`` is the default of ``zoo drift``."""
+    from zoo_drift.components import TESTS
+
+    for cls in TESTS:
+        register(cls)
