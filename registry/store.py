@@ -399,22 +399,30 @@ class Registry(MonitoringMixin):
             observe(model, self, version)
         return model
 
-    def models(self) -> list[dict[str, Any]]:
-        """Every model with its version count, latest version, aliases and tags, by name."""
+    def models(self, limit: int | None = None, recent_first: bool = False) -> list[dict[str, Any]]:
+        """Models with their version count, latest version, aliases and tags: by name, or
+        most recently updated first; at most ``limit`` of them (``None`` or 0: all)."""
+        order = "mo.updated_at DESC, mo.name" if recent_first else "mo.name"
         with self._read() as conn:
-            # Correlated subqueries: MAX is one seek in the (model_id, version) index and
-            # COUNT walks only that model's entries; a GROUP BY join was 3x slower at 100k.
+            # The page of models first, then their counts and children: a 50-row page of a
+            # 1,000-model registry counts 5,000 version entries, not 100,000. Correlated
+            # subqueries: MAX is one seek in the (model_id, version) index and COUNT walks
+            # only that model's entries; a GROUP BY join was 3x slower at 100k.
             rows = conn.execute(
-                """SELECT mo.*,
+                f"""SELECT mo.*,
                        (SELECT COUNT(*) FROM versions v WHERE v.model_id = mo.id) AS n_versions,
                        (SELECT MAX(version) FROM versions v WHERE v.model_id = mo.id) AS latest
-                   FROM models mo ORDER BY mo.name"""
+                   FROM (SELECT * FROM models mo ORDER BY {order} LIMIT ?) mo ORDER BY {order}""",
+                [limit or -1],
             ).fetchall()
+            ids = json.dumps([r["id"] for r in rows])
             aliases = _grouped(conn.execute(
                 """SELECT a.model_id, a.alias, v.version FROM aliases a
-                   JOIN versions v ON v.id = a.version_id ORDER BY a.alias"""))
+                   JOIN versions v ON v.id = a.version_id
+                   WHERE a.model_id IN (SELECT value FROM json_each(?)) ORDER BY a.alias""", [ids]))
             tags = _grouped(conn.execute(
-                "SELECT model_id, key, value FROM model_tags ORDER BY key"))
+                """SELECT model_id, key, value FROM model_tags
+                   WHERE model_id IN (SELECT value FROM json_each(?)) ORDER BY key""", [ids]))
         return [
             {
                 "name": r["name"],
@@ -428,6 +436,11 @@ class Registry(MonitoringMixin):
             }
             for r in rows
         ]
+
+    def model_count(self) -> int:
+        """How many models the registry holds."""
+        with self._read() as conn:
+            return conn.execute("SELECT COUNT(*) FROM models").fetchone()[0]
 
     def versions(
         self,

@@ -446,12 +446,13 @@ def _print_metrics(metrics: dict[str, float]) -> None:
 @click.pass_context
 def models(ctx: click.Context, limit: int | None, as_json: bool) -> None:
     """List registered models with their latest version and aliases."""
-    rows = open_registry(ctx).models()
+    registry = open_registry(ctx)
     if as_json:
-        print_json(rows if not limit else _recent(rows)[:limit])
+        print_json(registry.models(limit=limit, recent_first=bool(limit)))
         return
     limit = 50 if limit is None else limit
-    shown = _recent(rows)[:limit] if limit else rows
+    shown = registry.models(limit=limit, recent_first=bool(limit))
+    total = registry.model_count() if limit and len(shown) == limit else len(shown)
     table = make_table("name", "versions", "latest", "aliases", "tags", "updated", title="Models")
     for m in shown:
         table.add_row(
@@ -460,15 +461,11 @@ def models(ctx: click.Context, limit: int | None, as_json: bool) -> None:
             ", ".join(f"{k}={v}" for k, v in m["tags"].items()),
             _when(m["updated_at"]),
         )
-    console.print(table if rows else "The registry is empty. Try: zoo train --help")
-    if len(shown) < len(rows):
+    console.print(table if shown else "The registry is empty. Try: zoo train --help")
+    if len(shown) < total:
         # A person reads a page, not 1,000 rows: say how to see the rest.
-        err_console.print(f"{len(shown)} of {len(rows)} models, most recently updated first; "
+        err_console.print(f"{len(shown)} of {total} models, most recently updated first; "
                           "--limit 0 shows all, --json prints them for scripts")
-
-
-def _recent(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(rows, key=lambda m: m["updated_at"] or "", reverse=True)
 
 
 @cli.command()

@@ -351,6 +351,20 @@ def test_models_summarises_each_model(reg, fitted):
     assert rows[0]["updated_at"] >= rows[0]["created_at"]
 
 
+def test_models_pages_most_recently_updated_first(reg, fitted):
+    for name in ("c", "a", "d", "b"):
+        reg.register(name, fitted)
+    reg.set_alias("c", "champion", 1)
+    reg.tag("d", {"owner": "ana"})  # d, then c, are the most recently updated
+    page = reg.models(limit=2, recent_first=True)
+    assert [m["name"] for m in page] == ["d", "c"]
+    assert page[0]["tags"] == {"owner": "ana"} and page[1]["aliases"] == {"champion": 1}
+    assert [m["name"] for m in reg.models(limit=3)] == ["a", "b", "c"]
+    assert [m["name"] for m in reg.models(limit=0)] == ["a", "b", "c", "d"]
+    assert reg.models()[3]["tags"] == {"owner": "ana"}
+    assert reg.model_count() == 4
+
+
 def test_versions_batches_children_correctly(reg, fitted):
     for i in range(30):
         reg.register(f"m{i % 3}", fitted, metrics={"i": i}, tags={"i": str(i)},
