@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -130,6 +131,33 @@ def print_json(data: Any) -> None:
     import json
 
     click.echo(json.dumps(data, indent=2, default=str))
+
+
+def write_chunks(chunks: Iterable[Any], output: str | None, as_json: bool = False) -> int:
+    """Write DataFrames as they are produced; returns the rows written.
+
+    To ``output`` (CSV or Parquet by suffix, see ``zoo.data.TableWriter``), else to stdout
+    as CSV with one header, or with ``as_json`` as one JSON array: memory holds one chunk.
+    """
+    from zoo.data import TableWriter
+
+    writer = TableWriter(output) if output else None
+    rows, n = 0, -1
+    try:
+        for n, out in enumerate(chunks):
+            if writer is not None:
+                writer.write(out)
+            elif as_json:
+                click.echo(("[" if n == 0 else ",") + out.to_json(orient="records")[1:-1], nl=False)
+            else:
+                click.echo(out.to_csv(index=False, header=n == 0), nl=False)
+            rows += len(out)
+    finally:
+        if writer is not None:
+            writer.close()
+    if as_json and writer is None:
+        click.echo("[]" if n < 0 else "]")
+    return rows
 
 
 def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, Any]:
@@ -340,7 +368,7 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
 
     The file is read and scored in chunks, so memory stays flat however large it is.
     """
-    from zoo.data import TableWriter, iter_table
+    from zoo.data import iter_table
     from zoo.plugins import get_plugins
     from zoo.predicting import predict_table
 
@@ -361,9 +389,10 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
     if scheduler:
         raise ZooError("--scheduler needs --engine dask")
     model = registry.load(ref, observed=False)  # reports each chunk itself
-    writer = TableWriter(output) if output else None
-    seconds, rows, note = 0.0, 0, None
-    try:
+    seconds, note = 0.0, None
+
+    def scored() -> Iterator[Any]:
+        nonlocal seconds, note
         for n, chunk in enumerate(iter_table(data, chunk_rows)):
             start = time.perf_counter()
             with warnings.catch_warnings():
@@ -376,19 +405,9 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
             seconds += elapsed
             get_plugins().fire("batch_predicted", registry=registry, version=version, inputs=chunk,
                                predictions=out, seconds=elapsed)
-            if writer is not None:
-                writer.write(out)
-            elif as_json:  # one JSON array, written a chunk at a time
-                body = out.to_json(orient="records")[1:-1]
-                click.echo(("[" if n == 0 else ",") + body, nl=False)
-            else:
-                click.echo(out.to_csv(index=False, header=n == 0), nl=False)
-            rows += len(out)
-    finally:
-        if writer is not None:
-            writer.close()
-    if as_json and writer is None:
-        click.echo("]")
+            yield out
+
+    rows = write_chunks(scored(), output, as_json)
     if note:
         err_console.print(note, highlight=False, soft_wrap=True)
     if output:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
-from zoo.cli import console, err_console, json_option, make_table, open_registry, print_json
+from zoo.cli import console, err_console, json_option, make_table, open_registry, print_json, write_chunks
 from zoo.errors import DataError, ZooError
 
 
@@ -96,16 +97,16 @@ def predict(ctx: click.Context, name: str, data: str, output: str | None, chunk_
     In shadow mode every row gets the control's predictions; the other arms score the same
     rows and their agreement is logged (zoo ab report shows it), never written out.
     """
-    from zoo.data import TableWriter, iter_table
+    from zoo.data import iter_table
     from zoo_ab.experiment import Experiment
 
     if chunk_rows < 1:
         raise ZooError(f"--chunk-rows must be at least 1, got {chunk_rows}")
     exp = Experiment(open_registry(ctx), name)
     exp.check_running("score rows")
-    writer = TableWriter(output) if output else None
-    rows, counts, start = 0, dict.fromkeys(exp.arms, 0), time.perf_counter()
-    try:
+    counts, start = dict.fromkeys(exp.arms, 0), time.perf_counter()
+
+    def scored() -> Iterator[Any]:
         for n, chunk in enumerate(iter_table(data, chunk_rows)):
             with warnings.catch_warnings():
                 if n:  # the first chunk already warned about extra columns
@@ -113,18 +114,9 @@ def predict(ctx: click.Context, name: str, data: str, output: str | None, chunk_
                 out = exp.predict(chunk)
             for arm, k in out["arm"].value_counts().items():
                 counts[arm] += int(k)
-            if writer is not None:
-                writer.write(out)
-            elif as_json:  # one JSON array, written a chunk at a time
-                click.echo(("[" if n == 0 else ",") + out.to_json(orient="records")[1:-1], nl=False)
-            else:
-                click.echo(out.to_csv(index=False, header=n == 0), nl=False)
-            rows += len(out)
-    finally:
-        if writer is not None:
-            writer.close()
-    if as_json and writer is None:
-        click.echo("]")
+            yield out
+
+    rows = write_chunks(scored(), output, as_json)
     seconds = time.perf_counter() - start
     served = ", ".join(f"{arm} {k}" for arm, k in counts.items())
     note = f" ({'shadow: ' + ', '.join(exp.arms[1:]) + ' logged only; ' if exp.mode == 'shadow' else ''}" \

@@ -229,9 +229,9 @@ def test_bad_current_tables_are_one_line_errors(numeric):
     model = make("alibi.ks").fit(reference)
     with pytest.raises(DataError, match="has no column 'f5', which the reference has"):
         model.test(clean.drop(columns=["f5"]))
-    with pytest.raises(DataError, match="column 'f1' of the current table has 1 missing value"):
+    with pytest.raises(DataError, match="column 'f1' of the current data has 1 missing value"):
         model.test(clean.assign(f1=[np.nan] + list(clean["f1"][1:])))
-    with pytest.raises(DataError, match="current table has 1 row; the test needs at least 2"):
+    with pytest.raises(DataError, match="current data has 1 row; the test needs at least 2"):
         model.test(clean.head(1))
     with pytest.raises(DataError, match="'f0' has a value that is not a number"):
         model.test(clean.assign(f0="a"))

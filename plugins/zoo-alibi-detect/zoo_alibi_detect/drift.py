@@ -515,27 +515,15 @@ def _check_alpha(alpha: Any) -> float:
 def _as_table(data: Any, what: str, min_rows: int) -> Any:
     """A DataFrame with string column names, at least ``min_rows`` rows and no missing values."""
     import numpy as np
-    import pandas as pd
 
-    if not isinstance(data, pd.DataFrame):
-        arr = np.asarray(data)
-        if arr.ndim != 2:
-            raise DataError(f"the {what} data must be a table, got an array of shape {arr.shape}")
-        data = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
-    if data.shape[1] == 0:
-        raise DataError(f"the {what} table has no columns")
-    if len(data) < min_rows:
-        raise DataError(f"the {what} table has {len(data)} row{'s' if len(data) != 1 else ''}; "
-                        f"the test needs at least {min_rows}")
-    frame = data.copy(deep=False)
-    frame.columns = [str(c) for c in data.columns]
-    if len(set(frame.columns)) < len(frame.columns):
-        raise DataError(f"the {what} table has two columns of the same name; rename one")
+    from zoo.drift import as_table
+
+    frame = as_table(data, what, min_rows)
     missing = frame.isna().sum()
     if missing.any():
         name = str(missing.index[int(np.flatnonzero(missing.to_numpy())[0])])
         count = int(missing[name])
-        raise DataError(f"column {name!r} of the {what} table has {count} missing "
+        raise DataError(f"column {name!r} of the {what} data has {count} missing "
                         f"value{'s' if count > 1 else ''}; fill or drop them first")
     return frame
 

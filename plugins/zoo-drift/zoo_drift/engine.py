@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zoo.drift import check_columns
+from zoo.drift import as_table, check_columns
 from zoo.errors import DataError, IntegrityError
 from zoo_drift import stats
 
@@ -42,24 +42,6 @@ PSI_BANDS = ((0.1, "stable"), (0.2, "moderate"), (float("inf"), "drift"))
 #: The name of a row that tests several columns jointly (MMD, classifier).
 JOINT = "(joint)"
 FORMAT = "zoo-drift/1"
-
-
-def as_table(data: Any, what: str) -> pd.DataFrame:
-    """A non-empty DataFrame from a DataFrame or a 2-D array (columns x0, x1, ...)."""
-    if not isinstance(data, pd.DataFrame):
-        arr = np.asarray(data)
-        if arr.ndim != 2:
-            raise DataError(f"the {what} data must be a table (2-D), got an array of shape {arr.shape}")
-        data = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
-    if data.shape[1] == 0:
-        raise DataError(f"the {what} data has no columns")
-    if len(data) == 0:
-        raise DataError(f"the {what} data has no rows")
-    names = [str(c) for c in data.columns]
-    dupes = sorted({c for c in names if names.count(c) > 1})
-    if dupes:
-        raise DataError(f"the {what} data has duplicated column names: {', '.join(dupes)}")
-    return data
 
 
 def column_kind(col: pd.Series) -> str:
