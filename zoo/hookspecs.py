@@ -70,4 +70,5 @@ def batch_predicted(
     predictions: Any,
     seconds: float,
 ) -> None:
-    """A loaded model scored ``inputs`` (a DataFrame) into ``predictions`` in ``seconds``."""
+    """A loaded model scored ``inputs`` into ``predictions`` in ``seconds`` (DataFrames from the
+    CLI; from ``Registry.load(ref)`` models, whatever the caller passed and the method returned)."""
