@@ -21,7 +21,12 @@ Nothing is downloaded: the data are scikit-learn's bundled sets and generated on
 benchmark-only dependency (``pip install xgboost-cpu``); without it the XGBoost rows are
 skipped with a note.
 
-    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/calibration.py [--seeds 5] [--only digits]
+``--seeds`` takes a count (5: seeds 0-4, the issue's) or explicit seeds (``100-104``,
+``3,7,9``). auto was designed looking at seeds 0-14, so seeds from 100 on are splits it
+never saw. The check also prints, per base, the standard error over seeds of auto's ECE
+minus the best of scikit-learn's: a difference within about two of them is noise.
+
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/calibration.py [--seeds 100-104] [--only digits]
 """
 
 from __future__ import annotations
@@ -47,8 +52,32 @@ sys.path.insert(0, str(ROOT))
 
 ZOO_METHODS = ("identity", "sigmoid", "isotonic", "temperature", "histogram", "beta", "spline",
                "scaling_binning", "auto")
-SEEDS = 5
+SEEDS = "5"
 THREADS = 2
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``5`` -> seeds 0..4; ``100-104`` -> 100..104; ``3,7,9`` -> those (ranges and lists mix)."""
+    text = text.strip()
+    if text.isdigit():
+        return list(range(int(text)))
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        try:
+            seeds += list(range(int(low), int(high or low) + 1))
+        except ValueError:
+            raise SystemExit(f"--seeds: {part!r} is not a seed, a range like 100-104 or a count") from None
+    if not seeds:
+        raise SystemExit("--seeds: no seeds given")
+    return seeds
+
+
+def format_seeds(seeds: list[int]) -> str:
+    """0-4 for a run of consecutive seeds, else a comma list."""
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))) and len(seeds) > 1:
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
 
 
 def datasets(only: set[str] | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -141,16 +170,19 @@ def run_one(X: np.ndarray, y: np.ndarray, seed: int, methods_sk: tuple[str, ...]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=SEEDS, help="seeds per data set (default 5)")
+    parser.add_argument("--seeds", default=SEEDS,
+                        help="a count (5: seeds 0-4) or seeds such as 100-104 or 3,7,9")
     parser.add_argument("--only", action="append", help="only this data set (repeatable)")
     args = parser.parse_args()
 
     started = time.perf_counter()
+    seeds = parse_seeds(args.seeds)
     methods_sk = sklearn_methods()
     import sklearn
 
     print(f"scikit-learn {sklearn.__version__}; sklearn methods: {', '.join(methods_sk)}; "
-          f"{args.seeds} seeds; data: scikit-learn's bundled and generated sets (../shared/data not used)")
+          f"seeds {format_seeds(seeds)}; data: scikit-learn's bundled and generated sets "
+          "(../shared/data not used)")
     try:
         import xgboost
 
@@ -161,7 +193,7 @@ def main() -> int:
     timings: dict = {}
     for name, (X, y) in datasets(set(args.only) if args.only else None).items():
         t0 = time.perf_counter()
-        for seed in range(args.seeds):
+        for seed in seeds:
             run_one(X, y, seed, methods_sk, results, timings, name)
         print(f"  {name}: {len(y)} rows, {len(np.unique(y))} classes, {time.perf_counter() - t0:.1f} s",
               flush=True)
@@ -180,17 +212,23 @@ def main() -> int:
         sk = {m: rows[f"sklearn {m}"] for m in methods_sk}
         best_sk = min(sk, key=lambda m: sk[m]["ece"])
         auto = rows["zoo auto"]
-        summary.append((key, auto, best_sk, sk[best_sk], sk["isotonic"]))
+        # Per seed, auto's ECE minus the best scikit-learn method's: its spread says how much is noise.
+        diff = np.array([a["ece"] - b["ece"] for a, b in zip(results[(key, "zoo auto")],
+                                                                 results[(key, f"sklearn {best_sk}")],
+                                                                 strict=True)])
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+        summary.append((key, auto, best_sk, sk[best_sk], sk["isotonic"], se))
 
-    print("\nDone-when check (issue 5): zoo auto vs scikit-learn, mean over seeds")
-    print(f"  {'base':<44}{'auto ECE%':>10}{'best sk ECE%':>14}{'ratio':>7}"
+    print(f"\nDone-when check (issue 5): zoo auto vs scikit-learn, mean over seeds {format_seeds(seeds)}")
+    print(f"  {'base':<44}{'auto ECE%':>10}{'best sk ECE%':>14}{'ratio':>7}{'diff±se':>13}"
           f"{'auto LL':>9}{'sk iso LL':>10}{'ratio':>7}  ok")
     all_ok = True
-    for key, auto, best_name, best, iso in summary:
+    for key, auto, best_name, best, iso, se in summary:
         ok = auto["ece"] <= best["ece"] and auto["log_loss"] <= iso["log_loss"]
         all_ok &= ok
+        diff = f"{100 * (auto['ece'] - best['ece']):+.2f}±{100 * se:.2f}"
         print(f"  {key:<44}{100 * auto['ece']:>10.2f}{100 * best['ece']:>9.2f} {best_name[:4]:<4}"
-              f"{auto['ece'] / best['ece']:>7.2f}{auto['log_loss']:>9.4f}{iso['log_loss']:>10.4f}"
+              f"{auto['ece'] / best['ece']:>7.2f}{diff:>13}{auto['log_loss']:>9.4f}{iso['log_loss']:>10.4f}"
               f"{auto['log_loss'] / iso['log_loss']:>7.2f}  {'yes' if ok else 'NO'}")
     print(f"\nauto met both conditions on every base: {'yes' if all_ok else 'NO'}")
     print(f"wall time: {time.perf_counter() - started:.0f} s")

@@ -41,7 +41,8 @@ _OWN_OPTIONS = {"method": "--method", "group_columns": "--group-columns"}
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--target", required=True, help="Label column of DATA.")
 @click.option("--method", default="auto", show_default=True,
-              help="auto (picked by cross-validated log loss), sigmoid, isotonic, temperature, histogram, "
+              help="auto (a blend of the methods within one standard error of the best "
+                   "cross-validated log loss), sigmoid, isotonic, temperature, histogram, "
                    "beta, spline, scaling_binning or identity; or a calibrator's qualified name.")
 @click.option("--group-columns", metavar="A,B,...",
               help="Group columns, top level first (e.g. campaign,ad_group,ad): a calibrator per group, "

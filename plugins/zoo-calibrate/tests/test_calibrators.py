@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 from zoo_calibrate.calibrators import (
     AUTO_BINS,
     AUTO_METHODS,
-    BY_NAME,
     CALIBRATORS,
     EPS,
     AutoCalibrator,
@@ -154,15 +155,19 @@ def test_scaling_binning_answers_at_most_n_bins_values():
 def test_auto_picks_by_cross_validated_log_loss_and_records_why():
     scores, y = binary_data(3000, seed=10)
     auto = AutoCalibrator(seed=1).fit(scores, y)
-    assert auto.chosen_ in BY_NAME
     methods = {f"calibrate.{m}" for m in AUTO_METHODS}
     assert methods <= set(auto.cv_scores_)
-    # The one-standard-error rule: the winner's out-of-fold log loss is close to the best.
+    # It blends methods whose out-of-fold log loss is within one standard error of the best.
+    blend = dict(auto.blend_)
+    assert set(blend) <= methods and sum(blend.values()) == pytest.approx(1.0)
+    assert all(w > 0 for w in blend.values())
     best = min(auto.cv_scores_[m]["log_loss"] for m in methods)
-    assert auto.cv_scores_[auto.chosen_]["eligible"]
-    assert auto.cv_scores_[auto.chosen_]["log_loss"] < best * 1.05
+    for name in blend:
+        assert auto.cv_scores_[name]["eligible"]
+        assert auto.cv_scores_[name]["log_loss"] < best * 1.05
+    assert auto.chosen_.startswith(auto.blend_[0][0])
     # Overconfident scores: leaving them alone is never the choice.
-    assert auto.chosen_ != "calibrate.identity"
+    assert blend != {"calibrate.identity": 1.0}
     # Its output is rounded into the fewest bins that cost no measurable log loss.
     assert auto.bins_ in AUTO_BINS
     assert len(np.unique(auto.transform(np.linspace(0, 1, 1000)))) <= auto.bins_
@@ -171,6 +176,52 @@ def test_auto_picks_by_cross_validated_log_loss_and_records_why():
     test_scores, test_y = binary_data(3000, seed=12, power=1.0)
     out = AutoCalibrator().fit(scores, y).transform(test_scores)
     assert log_loss(out, test_y) < log_loss(test_scores, test_y) * 1.02
+
+
+def test_auto_output_is_the_weighted_average_of_its_methods_fit_on_every_row():
+    scores, y = multiclass_data(1500, seed=21, power=2.5)
+    auto = AutoCalibrator(n_bins=0).fit(scores, y)
+    expected = sum(w * make_calibrator(name).fit(scores, y).transform(scores) for name, w in auto.blend_)
+    np.testing.assert_allclose(auto.transform(scores), expected / expected.sum(axis=1, keepdims=True),
+                               rtol=1e-9, atol=1e-12)
+    assert auto.bins_ == 0
+
+
+def test_auto_blend_gives_way_to_a_method_with_clearly_lower_ece():
+    scores, y = binary_data(1000, seed=22)
+    # ece_ratio 0: any eligible method's ECE beats the blend's, so one method is used alone.
+    auto = AutoCalibrator(ece_ratio=0.0, n_bins=0).fit(scores, y)
+    assert len(auto.blend_) == 1 and auto.chosen_ == auto.blend_[0][0]
+    eligible = [m for m, s in auto.cv_scores_.items() if s.get("eligible")]
+    assert auto.chosen_ == min(eligible, key=lambda m: auto.cv_scores_[m]["ece"])
+
+
+def test_auto_repeats_the_cross_validation_over_different_splits():
+    scores, y = binary_data(400, seed=23)
+    once = AutoCalibrator(repeats=1, n_bins=0).fit(scores, y)
+    thrice = AutoCalibrator(repeats=3, n_bins=0).fit(scores, y)
+    # The first split is shared; the other two change each method's averaged out-of-fold loss.
+    iso = "calibrate.isotonic"
+    assert once.cv_scores_[iso]["log_loss"] != thrice.cv_scores_[iso]["log_loss"]
+    # A wider rounding tolerance never rounds into more bins.
+    tight = AutoCalibrator(bins_se=0.5).fit(scores, y).bins_
+    loose = AutoCalibrator(bins_se=3.0).fit(scores, y).bins_
+    assert loose <= tight or tight == 0
+
+
+def test_auto_saved_before_blending_still_loads(tmp_path):
+    # The state an earlier auto wrote: one calibrator (binned inside), no blend.
+    scores, y = binary_data(1000, seed=24)
+    inner = ScalingBinningCalibrator(scaler="sigmoid", n_bins=10).fit(scores, y)
+    old = {"format": 1, "component": "calibrate.auto",
+           "params": {"methods": list(AUTO_METHODS), "cv": 5, "ece_ratio": 1.25, "n_bins": None, "seed": 0},
+           "state": {"shape": "binary", "n_classes": 2, "chosen": "calibrate.sigmoid", "bins": 10,
+                     "calibrator": inner.to_json(), "cv_scores": {}}}
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    loaded = AutoCalibrator.load(path)
+    assert loaded.chosen_ == "calibrate.sigmoid" and loaded.bins_ == 10
+    np.testing.assert_array_equal(loaded.transform(scores), inner.transform(scores))
 
 
 def test_auto_with_too_few_rows_of_a_class_still_fits():
