@@ -11,6 +11,13 @@ def predict_table(model: Any, df: Any) -> Any:
     Columns are matched by name against the model's training schema (see ``zoo.data.align``):
     a missing column is an error, extra ones are ignored with a warning.
     """
+    observed = getattr(model, "observed_batch", None)
+    if observed is not None:  # a model from Registry.load: the whole table is one batch
+        return observed(_predict_table, df, model)
+    return _predict_table(df, model)
+
+
+def _predict_table(df: Any, model: Any) -> Any:
     from zoo.data import align
 
     X = align(df, list(model.feature_names_in_), keys=getattr(model, "key_columns", ()))
@@ -47,25 +54,26 @@ def observe(model: Any, registry: Any, version: dict[str, Any]) -> Any:
 
     # Per thread: a call in one thread must not look nested because another thread is scoring.
     state = threading.local()
+
+    def as_one_batch(fn: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
+        """``fn(X, ...)`` reported as one batch, however many scoring methods it calls."""
+        depth = getattr(state, "depth", 0)
+        if depth:
+            return fn(X, *args, **kwargs)
+        state.depth = depth + 1
+        start = time.perf_counter()
+        try:
+            out = fn(X, *args, **kwargs)
+        finally:
+            state.depth = depth
+        get_plugins().fire("batch_predicted", registry=registry, version=version, inputs=X,
+                           predictions=out, seconds=time.perf_counter() - start)
+        return out
+
     for name in OBSERVED_METHODS:
         method = getattr(model, name, None)
-        if method is None:
-            continue
-
-        @functools.wraps(method)
-        def reported(X: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
-            depth = getattr(state, "depth", 0)
-            if depth:
-                return _method(X, *args, **kwargs)
-            state.depth = depth + 1
-            start = time.perf_counter()
-            try:
-                out = _method(X, *args, **kwargs)
-            finally:
-                state.depth = depth
-            get_plugins().fire("batch_predicted", registry=registry, version=version, inputs=X,
-                               predictions=out, seconds=time.perf_counter() - start)
-            return out
-
-        setattr(model, name, reported)  # an instance attribute shadows the class's method
+        if method is not None:
+            # An instance attribute shadows the class's method.
+            setattr(model, name, functools.wraps(method)(functools.partial(as_one_batch, method)))
+    model.observed_batch = as_one_batch  # predict_table: labels and probabilities, one batch
     return model

@@ -45,13 +45,21 @@ def test_a_loaded_model_reports_each_outermost_scoring_call(add_plugin, stored):
     assert len(calls.seen) == 2
 
 
-def test_predict_table_through_an_observed_model_is_one_call_per_method(add_plugin, stored):
+def test_predict_table_through_an_observed_model_is_one_batch(add_plugin, stored):
     reg, X = stored
     calls = Calls()
     add_plugin(calls, "t-calls")
     out = predict_table(reg.load("m"), X)
     assert list(out.columns) == ["a", "b", "prediction", "proba_0", "proba_1"]
-    assert [c[2] for c in calls.seen] == [4, 4]  # predict, then predict_proba
+    # predict and predict_proba inside, reported once with the whole output table
+    assert [c[1:4] for c in calls.seen] == [("m:1", 4, (4, 5))]
+    pd.testing.assert_frame_equal(out, predict_table(reg.load("m", observed=False), X))
+
+
+def test_a_loaded_model_can_be_registered_again(stored):
+    reg, X = stored
+    again = reg.register("copy", reg.load("m"))
+    assert np.array_equal(reg.load(again["ref"]).predict_proba(X), reg.load("m").predict_proba(X))
 
 
 def test_a_failing_listener_does_not_break_prediction(add_plugin, stored):
