@@ -29,6 +29,8 @@ class MonitoringMixin:
     def record_batch(self, ref: str, rows: int, seconds: float, summary: dict[str, Any],
                      source: str = "python") -> dict[str, Any]:
         """Store the summary of one scored batch of version ``ref``; returns the stored row."""
+        from registry.store import _now
+
         text = _dump(summary, "batch summary")
 
         def insert(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -122,7 +124,7 @@ class MonitoringMixin:
 
     def create_experiment(self, name: str, config: dict[str, Any]) -> dict[str, Any]:
         """Start experiment ``name`` with ``config`` (arms, split, mode...); names are unique."""
-        from registry.store import _audit, _check_name
+        from registry.store import _audit, _check_name, _now
 
         _check_name(name, "experiment name")
         text = _dump(config, "experiment config")
@@ -153,7 +155,7 @@ class MonitoringMixin:
     def update_experiment(self, name: str, *, config: dict[str, Any] | None = None,
                           status: str | None = None) -> dict[str, Any]:
         """Replace an experiment's config (e.g. a bandit's new split) and/or set its status."""
-        from registry.store import _audit
+        from registry.store import _audit, _now
 
         if status is not None and status not in ("running", "stopped"):
             raise ZooError(f"unknown experiment status {status!r}: use running or stopped")
@@ -183,6 +185,8 @@ class MonitoringMixin:
 
     def record_outcomes(self, name: str, outcomes: list[tuple[str, str | None, float]]) -> int:
         """Append ``(arm, unit id, value)`` outcomes to experiment ``name``; returns how many."""
+        from registry.store import _now
+
         rows = []
         for arm, unit, value in outcomes:
             value = float(value)
@@ -266,7 +270,3 @@ def _dump(value: dict[str, Any], what: str) -> str:
     except (TypeError, ValueError) as exc:
         raise ZooError(f"the {what} is not JSON-able ({exc}): pass plain numbers, "
                        "strings, lists and dicts") from None
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")

@@ -12,7 +12,8 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -125,6 +126,17 @@ def make_table(*columns: str, title: str | None = None) -> Table:
 
 def json_option(f: Any) -> Any:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
+
+
+@contextmanager
+def progress_steps(first: str = "reading data") -> Iterator[Callable[[str], None]]:
+    """A transient spinner on stderr for long work; yields ``step(label)`` naming each stage."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err_console, transient=True) as progress:
+        task = progress.add_task(first, total=None)
+        yield lambda label: progress.update(task, description=label)
 
 
 def print_json(data: Any) -> None:
@@ -307,8 +319,6 @@ def train(ctx: click.Context, component: str, data: str, target: str | None, nam
     """Train COMPONENT on DATA (CSV or Parquet), hold out a test split and register a version."""
     import tempfile
 
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from zoo.catalogue import build_catalogue
     from zoo.data import read_table
     from zoo.training import train as run_training
@@ -318,14 +328,7 @@ def train(ctx: click.Context, component: str, data: str, target: str | None, nam
     tag_values = {k: str(v) for k, v in parse_pairs(tags, "--tag").items()}
     info.create(**param_values)  # reject unknown parameters before reading any data
     registry = open_registry(ctx)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console, transient=True) as progress, \
-            tempfile.TemporaryDirectory(prefix="zoo-train-") as tmp:
-        task = progress.add_task("reading data", total=None)
-
-        def step(label: str) -> None:
-            progress.update(task, description=label)
-
+    with progress_steps() as step, tempfile.TemporaryDirectory(prefix="zoo-train-") as tmp:
         df = read_table(data)
         result = run_training(info, df, target, param_values, test_size, seed, step, artifact_dir=tmp)
         step("registering")
@@ -428,9 +431,6 @@ def _predict_on_dask(registry: Any, version: dict[str, Any], data: str, output: 
     if interval is not None:
         from zoo import conformal
 
-        if version["kind"] != "predictor":
-            raise ZooError(f"{version['ref']} is a {version['kind']}: "
-                           "--interval is for classifiers and regressors")
         record = conformal.load_record(registry, version)
         spec = {"record": record, "level": interval, "method": method or "conformal"}
         note = conformal.describe(record, interval, spec["method"])

@@ -156,9 +156,6 @@ def add_intervals(registry: Any, version: dict[str, Any], model: Any, df: Any, o
     """
     method = method or "conformal"
     check_level(level)
-    if getattr(model, "kind", "") != "predictor":
-        raise ZooError(f"{version['ref']} is a {getattr(model, 'kind', 'component')}: "
-                       "--interval is for classifiers and regressors")
     record = load_record(registry, version)
     return with_intervals(model, record, df, out, level, method), describe(record, level, method)
 
@@ -188,6 +185,9 @@ def load_record(registry: Any, version: dict[str, Any]) -> dict[str, Any]:
     """The version's calibration record, or a one-line error saying how to get one."""
     from zoo.evaluation import read_json_artifact
 
+    if version["kind"] != "predictor":
+        raise ZooError(f"{version['ref']} is a {version['kind']}: "
+                       "--interval is for classifiers and regressors")
     if ARTIFACT not in version.get("artifacts", {}):
         raise ZooError(
             f"{version['ref']} has no conformal calibration: train it with `zoo train` or "

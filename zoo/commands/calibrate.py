@@ -17,12 +17,12 @@ import click
 from zoo.cli import (
     cli,
     console,
-    err_console,
     json_option,
     make_table,
     open_registry,
     parse_pairs,
     print_json,
+    progress_steps,
 )
 from zoo.errors import DataError, NotFoundError, ZooError
 
@@ -71,8 +71,6 @@ def calibrate(ctx: click.Context, ref: str, data: str, target: str, method: str,
     """
     import tempfile
 
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from zoo.catalogue import build_catalogue
     from zoo.data import fingerprint, read_table
 
@@ -94,14 +92,7 @@ def calibrate(ctx: click.Context, ref: str, data: str, target: str, method: str,
     registry = open_registry(ctx)
     versions = [registry.get(r) for r in refs]
     _check_versions(versions)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console, transient=True) as progress, \
-            tempfile.TemporaryDirectory(prefix="zoo-calibrate-") as tmp:
-        task = progress.add_task("reading data", total=None)
-
-        def step(label: str) -> None:
-            progress.update(task, description=label)
-
+    with progress_steps() as step, tempfile.TemporaryDirectory(prefix="zoo-calibrate-") as tmp:
         df = read_table(data)
         if target not in df.columns:
             shown = ", ".join(map(str, df.columns[:20]))

@@ -87,8 +87,9 @@ class AlibiDriftTest(DriftTest):
     """Base of the plugin's tests: column coding, zoo's verdict and npz persistence.
 
     A subclass names its alibi-detect class in ``detector_class``, says which columns it
-    takes in ``columns`` ("numeric", "categorical", "mixed" or "binary") and implements
-    ``_make(cd, x_ref)``, returning the fitted alibi-detect detector.
+    takes in ``columns`` ("numeric", "categorical", "mixed" or "binary") and, when its
+    detector needs more than ``p_val`` and ``correction``, overrides ``_make(cd, x_ref)``,
+    which returns the fitted alibi-detect detector.
     """
 
     artifact_format = "npz"
@@ -103,8 +104,9 @@ class AlibiDriftTest(DriftTest):
     #: Fewest rows each of the reference and the current table must have.
     min_rows: ClassVar[int] = 2
 
-    alpha: float
-    correction: str
+    def __init__(self, alpha: float = 0.05, correction: str = "bh") -> None:
+        self.alpha = alpha
+        self.correction = correction
 
     # --- fitting and testing ---
 
@@ -179,7 +181,8 @@ class AlibiDriftTest(DriftTest):
         return alibi_cd()
 
     def _make(self, cd: Any, x_ref: Any) -> Any:
-        raise NotImplementedError
+        detector = getattr(cd, self.detector_class)
+        return detector(x_ref, p_val=self.alpha, correction=self._alibi_correction())
 
     # --- columns ---
 
@@ -282,13 +285,6 @@ class KSDrift(AlibiDriftTest):
     detector_class = "KSDrift"
     test_name = "ks"
 
-    def __init__(self, alpha: float = 0.05, correction: str = "bh") -> None:
-        self.alpha = alpha
-        self.correction = correction
-
-    def _make(self, cd: Any, x_ref: Any) -> Any:
-        return cd.KSDrift(x_ref, p_val=self.alpha, correction=self._alibi_correction())
-
 
 class CVMDrift(AlibiDriftTest):
     """alibi-detect CVMDrift: two-sample Cramér-von Mises test per numeric feature."""
@@ -296,13 +292,6 @@ class CVMDrift(AlibiDriftTest):
     component = "alibi.cvm"
     detector_class = "CVMDrift"
     test_name = "cvm"
-
-    def __init__(self, alpha: float = 0.05, correction: str = "bh") -> None:
-        self.alpha = alpha
-        self.correction = correction
-
-    def _make(self, cd: Any, x_ref: Any) -> Any:
-        return cd.CVMDrift(x_ref, p_val=self.alpha, correction=self._alibi_correction())
 
 
 class ChiSquareDrift(AlibiDriftTest):
@@ -312,10 +301,6 @@ class ChiSquareDrift(AlibiDriftTest):
     detector_class = "ChiSquareDrift"
     test_name = "chi2"
     columns = "categorical"
-
-    def __init__(self, alpha: float = 0.05, correction: str = "bh") -> None:
-        self.alpha = alpha
-        self.correction = correction
 
     def _categorical_columns(self, frame: Any) -> list[str]:
         return list(frame.columns)

@@ -12,7 +12,16 @@ from typing import Any
 
 import click
 
-from zoo.cli import console, err_console, json_option, make_table, open_registry, parse_pairs, print_json
+from zoo.cli import (
+    console,
+    err_console,
+    json_option,
+    make_table,
+    open_registry,
+    parse_pairs,
+    print_json,
+    progress_steps,
+)
 from zoo.errors import DataError, ZooError
 
 MONITOR = "monitor.health"
@@ -100,21 +109,13 @@ def monitor(ctx: click.Context, ref: str, current: str, target: str | None, thre
 def _check(registry: Any, version: dict[str, Any], current: str, target: str | None, watcher: Any,
            cooldown: float, threshold: float, n_batches: int) -> dict[str, Any]:
     """Score CURRENT, store the alerts; the report `zoo monitor` prints."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from zoo.data import as_target, read_table
     from zoo.drift import load_reference
     from zoo.predicting import predict_table
     from zoo_monitor.batches import shift, summarise
     from zoo_monitor.health import baseline_of, severity_of
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console, transient=True) as progress:
-        task = progress.add_task("reading data", total=None)
-
-        def step(label: str) -> None:
-            progress.update(task, description=label)
-
+    with progress_steps() as step:
         df = read_table(current)
         if target and target not in df.columns:
             shown = ", ".join(map(str, list(df.columns)[:20]))
