@@ -28,7 +28,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 FEATURES = 20
 IN_MEMORY = """
 import sys, time
-from registry import Registry
+from zoo import Registry
 from zoo.data import read_table, write_table
 from zoo.predicting import predict_table
 reg = Registry(sys.argv[1]); model = reg.load("batch")
@@ -75,7 +75,7 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
-    from registry import Registry
+    from zoo import Registry
     from zoo.catalogue import build_catalogue
 
     with tempfile.TemporaryDirectory() as tmp_name:

@@ -29,7 +29,7 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
-    from registry import Registry
+    from zoo import Registry
     from zoo.catalogue import build_catalogue
     from zoo.distributed import dask_client, predict_partitions
 

@@ -98,7 +98,7 @@ def main() -> None:
     import pandas as pd
     from sklearn.datasets import load_breast_cancer
 
-    from registry import Registry
+    from zoo import Registry
     from zoo.catalogue import build_catalogue
     from zoo.training import train
 

@@ -170,7 +170,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
 
-    from registry import Registry
+    from zoo import Registry
 
     X, y = make_data(args.rows)
     print(f"{args.rows:,} rows x {N_FEATURES} features (make_friedman1); "

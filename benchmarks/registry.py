@@ -45,7 +45,7 @@ def main() -> None:
 
     import pandas as pd
 
-    from registry import Registry
+    from zoo import Registry
     from zoo.builtins import BaselineClassifier
 
     X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})

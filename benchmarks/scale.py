@@ -90,7 +90,7 @@ def register_rate(reg, distinct: bool, n: int = 1000) -> float:
 
 def big_artifact_peak_mb(tmp: Path, gigabytes: float = 1.0) -> tuple[float, float]:
     """Peak RSS growth (MB) while registering a model whose artifact is ``gigabytes`` GB."""
-    from registry import Registry
+    from zoo import Registry
     from zoo import BaseMLModel, hookimpl
     from zoo.plugins import get_plugins
 
@@ -182,7 +182,7 @@ def main() -> None:
     if args.artifact_only:
         print(*big_artifact_peak_mb(Path(args.tmp), args.artifact_gb))
         return
-    from registry import Registry
+    from zoo import Registry
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

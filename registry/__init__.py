@@ -1,9 +1,10 @@
-"""The local-first model registry: versions, aliases, lineage and artifacts in SQLite.
+"""The registry's storage: versions, aliases, lineage and artifacts in SQLite.
 
-Importing this package stays light (no sqlite_utils, numpy or pandas): the CLI imports
-it on every command that touches the registry.
+Installed as ``zoo_registry``. It stores rows and verified artifact files and imports
+nothing from zoo but its error types: building models from versions and firing events is
+``zoo.Registry``'s job. Importing this package stays light (no sqlite_utils, numpy or pandas).
 """
 
-from registry.store import Registry
+from zoo_registry.store import Store
 
-__all__ = ["Registry"]
+__all__ = ["Store"]

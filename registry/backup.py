@@ -13,7 +13,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from registry.artifacts import ArtifactStore
+from zoo_registry.artifacts import ArtifactStore
+
 from zoo.errors import IntegrityError, ZooError
 
 ATTEMPTS = 3

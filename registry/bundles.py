@@ -21,7 +21,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from registry.artifacts import CHUNK, hash_file
+from zoo_registry import rows
+from zoo_registry.artifacts import CHUNK, hash_file
+
 from zoo.errors import IntegrityError, NotFoundError, ZooError
 
 FORMAT = "zoo-bundle"
@@ -35,9 +37,9 @@ _FIELDS = ("name", "version", "component", "kind", "task", "plugin", "plugin_ver
            "tags", "aliases", "data", "parents", "description", "created_at")
 
 
-def export_bundle(registry: Any, refs: list[str], out: str | Path) -> dict[str, Any]:
-    """Write the versions ``refs`` name (a bare model name means all its versions) to ``out``."""
-    from zoo import __version__
+def export_bundle(registry: Any, refs: list[str], out: str | Path, producer: str = "") -> dict[str, Any]:
+    """Write the versions ``refs`` name (a bare model name means all its versions) to ``out``;
+    ``producer`` names the software writing it, recorded in the manifest."""
 
     if not refs:
         raise ZooError("name at least one model or version to export, e.g. zoo export fraud@champion")
@@ -55,7 +57,7 @@ def export_bundle(registry: Any, refs: list[str], out: str | Path) -> dict[str, 
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "zoo_version": __version__,
+        "zoo_version": producer,
         "models": models,
         "versions": [versions[key] for key in sorted(versions)],
         "artifacts": {},
@@ -95,12 +97,7 @@ def import_bundle(registry: Any, path: str | Path) -> dict[str, Any]:
                 stored, _ = registry.artifacts.put_stream(src)
             if stored != sha:  # the zip changed under us
                 raise IntegrityError(f"{path} changed while it was imported; import it again")
-    result = registry._write(lambda conn: _insert(registry, conn, manifest, bundle_sha, str(path)))
-    from zoo.plugins import get_plugins
-
-    for ref in result["imported"]:
-        get_plugins().fire("version_registered", registry=registry, version=registry.get(ref))
-    return result
+    return registry.write(lambda conn: _insert(registry, conn, manifest, bundle_sha, str(path)))
 
 
 def _copy_verified_into(registry: Any, sha: str, zf: zipfile.ZipFile) -> int:
@@ -172,16 +169,14 @@ def _check_artifacts(zf: zipfile.ZipFile, manifest: dict[str, Any], path: Path) 
 
 def _insert(registry: Any, conn: sqlite3.Connection, manifest: dict[str, Any], bundle_sha: str,
             source: str) -> dict[str, Any]:
-    from registry import store
-
-    now = store._now()
+    now = rows.timestamp()
     import_id = None  # recorded with the first version imported: a re-import writes nothing
     imported, skipped, placed = [], [], {}
     versions = sorted(manifest["versions"], key=lambda v: (str(v.get("name")), v.get("version", 0)))
     for v in versions:
         try:
-            name, number = v["name"], store._version_number(v["version"])
-            store._check_name(name, "model name")
+            name, number = v["name"], rows.version_number(v["version"])
+            rows.check_name(name, "model name")
         except (KeyError, TypeError):
             raise IntegrityError("a version in the bundle's manifest lacks its name or number") from None
         ref = f"{name}:{number}"
@@ -217,15 +212,15 @@ def _insert(registry: Any, conn: sqlite3.Connection, manifest: dict[str, Any], b
         conn.execute("INSERT INTO version_origins (version_id, import_id) VALUES (?, ?)",
                      [version_id, import_id])
         for alias in v.get("aliases") or []:
-            store._check_alias(alias)
+            rows.check_alias(alias)
             current = conn.execute("SELECT v.version FROM aliases a JOIN versions v ON v.id = a.version_id "
                                    "WHERE a.model_id = ? AND a.alias = ?", [model_id, alias]).fetchone()
             conn.execute("""INSERT INTO aliases (model_id, alias, version_id, updated_at) VALUES (?, ?, ?, ?)
                             ON CONFLICT (model_id, alias) DO UPDATE
                             SET version_id = excluded.version_id, updated_at = excluded.updated_at""",
                          [model_id, alias, version_id, now])
-            store._alias_moved(conn, model_id, alias, current["version"] if current else None, number, now)
-        store._audit(conn, "import", name, number, {"bundle_sha256": bundle_sha, "source": source})
+            rows.alias_moved(conn, model_id, alias, current["version"] if current else None, number, now)
+        rows.record_audit(conn, "import", name, number, {"bundle_sha256": bundle_sha, "source": source})
         imported.append(ref)
     # Lineage last: a parent may come later in the bundle, or already live in this registry.
     for v in versions:
@@ -234,11 +229,11 @@ def _insert(registry: Any, conn: sqlite3.Connection, manifest: dict[str, Any], b
             continue
         for parent in v.get("parents") or []:
             pref, relation = parent.get("ref"), parent.get("relation", "parent")
-            store._check_key(relation, "lineage relation")
+            rows.check_key(relation, "lineage relation")
             pid = placed.get(pref)
             if pid is None:
                 try:
-                    pid = registry._resolve(conn, pref)["id"]
+                    pid = registry.resolve(conn, pref)["id"]
                 except (NotFoundError, ZooError):
                     pid = None  # kept by ref, like a deleted parent
             conn.execute("INSERT INTO lineage (version_id, parent_version_id, parent_ref, relation) "
@@ -248,11 +243,9 @@ def _insert(registry: Any, conn: sqlite3.Connection, manifest: dict[str, Any], b
 
 def _insert_version(conn: sqlite3.Connection, model_id: int, number: int, v: dict[str, Any],
                     sizes: dict[str, int], now: str) -> int:
-    from registry import store
-
     try:
         files = dict(v["artifacts"])
-        data_sha, data_rows, data_schema = store._encode_data(v.get("data"))
+        data_sha, data_rows, data_schema = rows.encode_data(v.get("data"))
         conn.executemany("INSERT OR IGNORE INTO artifacts (sha256, size, created_at) VALUES (?, ?, ?)",
                          [(sha, sizes[sha], now) for sha in set(files.values())])
         version_id = conn.execute(
@@ -266,14 +259,14 @@ def _insert_version(conn: sqlite3.Connection, model_id: int, number: int, v: dic
     except (KeyError, TypeError, sqlite3.IntegrityError) as exc:
         raise IntegrityError(
             f"the bundle's manifest entry for version {number} is malformed ({exc})") from None
-    params = store._checked_keys(v.get("params"), "param")
+    params = rows.checked_keys(v.get("params"), "param")
     conn.executemany("INSERT INTO params (version_id, key, value, type) VALUES (?, ?, ?, ?)",
-                     [(version_id, k, *store._encode_param(val)) for k, val in params])
+                     [(version_id, k, *rows.encode_param(val)) for k, val in params])
     conn.executemany("INSERT INTO metrics (version_id, key, value) VALUES (?, ?, ?)",
-                     [(version_id, k, store._encode_metric(k, val))
-                      for k, val in store._checked_keys(v.get("metrics"), "metric")])
+                     [(version_id, k, rows.encode_metric(k, val))
+                      for k, val in rows.checked_keys(v.get("metrics"), "metric")])
     conn.executemany("INSERT INTO version_tags (version_id, key, value) VALUES (?, ?, ?)",
-                     [(version_id, k, str(val)) for k, val in store._checked_keys(v.get("tags"), "tag")])
+                     [(version_id, k, str(val)) for k, val in rows.checked_keys(v.get("tags"), "tag")])
     conn.executemany("INSERT INTO version_artifacts (version_id, name, sha256) VALUES (?, ?, ?)",
                      [(version_id, name, sha) for name, sha in files.items()])
     return version_id

@@ -215,11 +215,11 @@ _STEPS: dict[str, tuple[str, ...]] = {
 MIGRATION_NAMES: tuple[str, ...] = tuple(_STEPS)
 
 
-def _migrations() -> Any:
+def _migrations(set_name: str, steps: dict[str, tuple[str, ...]]) -> Any:
     from sqlite_utils.migrations import Migrations
 
-    migrations = Migrations(SET_NAME)
-    for name, statements in _STEPS.items():
+    migrations = Migrations(set_name)
+    for name, statements in steps.items():
         def step(db: Any, statements: tuple[str, ...] = statements) -> None:
             for sql in statements:
                 db.execute(sql)
@@ -228,18 +228,19 @@ def _migrations() -> Any:
     return migrations
 
 
-def pending(conn: sqlite3.Connection) -> list[str]:
-    """Names in ``MIGRATION_NAMES`` not yet recorded in the database, without sqlite_utils."""
-    done = set(applied(conn))
-    return [name for name in MIGRATION_NAMES if name not in done]
+def pending(conn: sqlite3.Connection, set_name: str = SET_NAME,
+            names: tuple[str, ...] = MIGRATION_NAMES) -> list[str]:
+    """Names of ``names`` not yet recorded for ``set_name`` in the database, without sqlite_utils."""
+    done = set(applied(conn, set_name))
+    return [name for name in names if name not in done]
 
 
-def applied(conn: sqlite3.Connection) -> list[str]:
-    """Names of the zoo migrations recorded in the database, in order of application."""
+def applied(conn: sqlite3.Connection, set_name: str = SET_NAME) -> list[str]:
+    """Names of the migrations of ``set_name`` recorded in the database, in order of application."""
     try:
         rows = conn.execute(
             f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = ? ORDER BY rowid",
-            [SET_NAME],
+            [set_name],
         ).fetchall()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
@@ -248,8 +249,10 @@ def applied(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in rows]
 
 
-def apply(path: str | Path) -> list[str]:
-    """Apply pending migrations to the database file at ``path``; returns the names applied.
+def apply(path: str | Path, set_name: str = SET_NAME,
+          steps: dict[str, tuple[str, ...]] | None = None) -> list[str]:
+    """Apply pending migrations of ``set_name`` (the registry's own by default) to the database
+    file at ``path``; returns the names applied.
 
     The whole run holds SQLite's write lock (``BEGIN IMMEDIATE``), so processes opening a
     new registry at the same moment take turns: the first applies, the others find
@@ -263,9 +266,9 @@ def apply(path: str | Path) -> list[str]:
         db = sqlite_utils.Database(conn, execute_plugins=False)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            before = set(applied(conn))
-            _migrations().apply(db)
-            after = applied(conn)
+            before = set(applied(conn, set_name))
+            _migrations(set_name, _STEPS if steps is None else steps).apply(db)
+            after = applied(conn, set_name)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

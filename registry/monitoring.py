@@ -15,6 +15,8 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from zoo_registry.rows import check_name, record_audit, timestamp
+
 from zoo.errors import NotFoundError, ZooError
 
 #: Alert severities, lowest first.
@@ -29,13 +31,12 @@ class MonitoringMixin:
     def record_batch(self, ref: str, rows: int, seconds: float, summary: dict[str, Any],
                      source: str = "python") -> dict[str, Any]:
         """Store the summary of one scored batch of version ``ref``; returns the stored row."""
-        from registry.store import _now
 
         text = _dump(summary, "batch summary")
 
         def insert(conn: sqlite3.Connection) -> dict[str, Any]:
-            version = self._resolve(conn, ref)
-            at = _now()
+            version = self.resolve(conn, ref)
+            at = timestamp()
             rid = conn.execute(
                 "INSERT INTO batches (version_id, at, rows, seconds, source, summary) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -45,12 +46,12 @@ class MonitoringMixin:
                     "rows": int(rows), "seconds": float(seconds), "source": source,
                     "summary": summary}
 
-        return self._write(insert)
+        return self.write(insert)
 
     def batches(self, ref: str | None = None, *, model: str | None = None,
                 limit: int = 100) -> list[dict[str, Any]]:
         """Recorded batches, newest first: of version ``ref``, of every version of ``model``, or all."""
-        with self._read() as conn:
+        with self.read() as conn:
             where, args = self._scope(conn, ref, model)
             rows = conn.execute(
                 "SELECT b.*, mo.name AS name, v.version AS version FROM batches b "
@@ -81,7 +82,7 @@ class MonitoringMixin:
         text = _dump(details or {}, "alert details")
 
         def insert(conn: sqlite3.Connection) -> dict[str, Any]:
-            version = self._resolve(conn, ref)
+            version = self.resolve(conn, ref)
             now = datetime.now(timezone.utc)
             since = (now - timedelta(seconds=cooldown)).isoformat(timespec="microseconds")
             recent = conn.execute(
@@ -100,7 +101,7 @@ class MonitoringMixin:
             row = conn.execute("SELECT * FROM alerts WHERE id = ?", [rid]).fetchone()
             return {**_alert(row, version["name"], version["version"]), "raised": True}
 
-        return self._write(insert)
+        return self.write(insert)
 
     def alerts(self, ref: str | None = None, *, model: str | None = None,
                min_severity: str = "LOW", limit: int = 100) -> list[dict[str, Any]]:
@@ -109,7 +110,7 @@ class MonitoringMixin:
         if min_severity not in SEVERITIES:
             raise ZooError(f"unknown severity {min_severity!r}: use one of {', '.join(SEVERITIES)}")
         allowed = json.dumps(list(SEVERITIES[SEVERITIES.index(min_severity):]))
-        with self._read() as conn:
+        with self.read() as conn:
             where, args = self._scope(conn, ref, model)
             where = (where + " AND" if where else "WHERE") + \
                 " a.severity IN (SELECT value FROM json_each(?))"
@@ -124,38 +125,36 @@ class MonitoringMixin:
 
     def create_experiment(self, name: str, config: dict[str, Any]) -> dict[str, Any]:
         """Start experiment ``name`` with ``config`` (arms, split, mode...); names are unique."""
-        from registry.store import _audit, _check_name, _now
 
-        _check_name(name, "experiment name")
+        check_name(name, "experiment name")
         text = _dump(config, "experiment config")
 
         def insert(conn: sqlite3.Connection) -> dict[str, Any]:
             if conn.execute("SELECT 1 FROM experiments WHERE name = ?", [name]).fetchone():
                 raise ZooError(f"an experiment named {name!r} exists: pick another name, "
                                "or stop and delete it first")
-            now = _now()
+            now = timestamp()
             conn.execute("INSERT INTO experiments (name, config, created_at, updated_at) "
                          "VALUES (?, ?, ?, ?)", [name, text, now, now])
-            _audit(conn, "create_experiment", None, None, {"experiment": name, "config": config})
+            record_audit(conn, "create_experiment", None, None, {"experiment": name, "config": config})
             return self._experiment(conn, name)
 
-        return self._write(insert)
+        return self.write(insert)
 
     def experiment(self, name: str) -> dict[str, Any]:
         """Experiment ``name`` with its config, status and per-arm outcome totals."""
-        with self._read() as conn:
+        with self.read() as conn:
             return self._experiment(conn, name)
 
     def experiments(self) -> list[dict[str, Any]]:
         """Every experiment, newest first."""
-        with self._read() as conn:
+        with self.read() as conn:
             names = [r[0] for r in conn.execute("SELECT name FROM experiments ORDER BY id DESC")]
             return [self._experiment(conn, n) for n in names]
 
     def update_experiment(self, name: str, *, config: dict[str, Any] | None = None,
                           status: str | None = None) -> dict[str, Any]:
         """Replace an experiment's config (e.g. a bandit's new split) and/or set its status."""
-        from registry.store import _audit, _now
 
         if status is not None and status not in ("running", "stopped"):
             raise ZooError(f"unknown experiment status {status!r}: use running or stopped")
@@ -165,27 +164,25 @@ class MonitoringMixin:
             self._experiment_id(conn, name)
             conn.execute("UPDATE experiments SET config = COALESCE(?, config), "
                          "status = COALESCE(?, status), updated_at = ? WHERE name = ?",
-                         [text, status, _now(), name])
+                         [text, status, timestamp(), name])
             if status is not None:
-                _audit(conn, f"experiment_{status}", None, None, {"experiment": name})
+                record_audit(conn, f"experiment_{status}", None, None, {"experiment": name})
             return self._experiment(conn, name)
 
-        return self._write(update)
+        return self.write(update)
 
     def delete_experiment(self, name: str) -> None:
         """Delete an experiment and its outcomes."""
-        from registry.store import _audit
 
         def remove(conn: sqlite3.Connection) -> None:
             self._experiment_id(conn, name)
             conn.execute("DELETE FROM experiments WHERE name = ?", [name])
-            _audit(conn, "delete_experiment", None, None, {"experiment": name})
+            record_audit(conn, "delete_experiment", None, None, {"experiment": name})
 
-        self._write(remove)
+        self.write(remove)
 
     def record_outcomes(self, name: str, outcomes: list[tuple[str, str | None, float]]) -> int:
         """Append ``(arm, unit id, value)`` outcomes to experiment ``name``; returns how many."""
-        from registry.store import _now
 
         rows = []
         for arm, unit, value in outcomes:
@@ -202,16 +199,16 @@ class MonitoringMixin:
             if arms and unknown:
                 raise ZooError(f"experiment {name!r} has no arm {unknown[0]!r}: arms are "
                                f"{', '.join(sorted(arms))}")
-            now = _now()
+            now = timestamp()
             conn.executemany("INSERT INTO outcomes (experiment_id, arm, unit, value, at) "
                              "VALUES (?, ?, ?, ?, ?)", [(eid, a, u, v, now) for a, u, v in rows])
             return len(rows)
 
-        return self._write(insert)
+        return self.write(insert)
 
     def outcomes(self, name: str) -> list[dict[str, Any]]:
         """Every outcome of experiment ``name``, oldest first."""
-        with self._read() as conn:
+        with self.read() as conn:
             eid = self._experiment_id(conn, name)
             return [dict(r) for r in conn.execute(
                 "SELECT arm, unit, value, at FROM outcomes WHERE experiment_id = ? ORDER BY id",
@@ -224,7 +221,7 @@ class MonitoringMixin:
         if ref is not None and model is not None:
             raise ZooError("give a version ref or a model name, not both")
         if ref is not None:
-            return "WHERE v.id = ?", [self._resolve(conn, ref)["id"]]
+            return "WHERE v.id = ?", [self.resolve(conn, ref)["id"]]
         if model is not None:
             return "WHERE v.model_id = ?", [self._model_row(conn, model)["id"]]
         return "", []

@@ -15,38 +15,50 @@ import difflib
 import json
 import os
 import random
-import re
 import sqlite3
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from registry import migrations
-from registry.artifacts import ArtifactStore
-from registry.monitoring import MonitoringMixin
-from registry.query import KEY_PATTERN, compile_order_by, compile_where
-from zoo.errors import IntegrityError, NotFoundError, ZooError
+from zoo_registry import migrations
+from zoo_registry.artifacts import ArtifactStore
+from zoo_registry.monitoring import MonitoringMixin
+from zoo_registry.query import compile_order_by, compile_where
+from zoo_registry.rows import (
+    alias_moved,
+    check_alias,
+    check_key,
+    check_name,
+    checked_keys,
+    decode_param,
+    encode_data,
+    encode_metric,
+    encode_param,
+    extra_artifacts,
+    grouped,
+    parse_ref,
+    record_audit,
+    timestamp,
+    to_json,
+    version_number,
+)
+
+from zoo.errors import NotFoundError, ZooError
 
 T = TypeVar("T")
 
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
-ALIAS_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
-KEY = re.compile(KEY_PATTERN)
-_REF = re.compile(r"(?P<name>[^:@]+)(?::(?P<version>[0-9]+)|@(?P<alias>[^:@]+))?")
-MAX_NAME = 128
 BUSY_TIMEOUT_MS = 30_000
 #: Extra attempts after SQLite gave up waiting for the write lock.
 BUSY_RETRIES = 5
-_NAME_RULE = ("letters, digits, '_', '.' and '-', starting with a letter or digit, "
-              f"at most {MAX_NAME} characters")
 
 
-class Registry(MonitoringMixin):
-    """A local-first model registry in one SQLite file; a context manager closing it."""
+
+class Store(MonitoringMixin):
+    """Versions, aliases, tags, lineage and artifacts in one SQLite file; a context manager
+    closing it. Storage only: it is handed component records and files, never builds a model
+    and fires no event (``zoo.Registry`` adds those on top)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         """Open (creating if needed) the registry at ``path``.
@@ -95,25 +107,35 @@ class Registry(MonitoringMixin):
             raise
         return conn
 
+    def migrate(self, set_name: str, steps: dict[str, tuple[str, ...]]) -> list[str]:
+        """Apply a plugin's own schema steps (name -> SQL statements, in order) once each,
+        recorded under ``set_name``; returns the names applied now. Never edit a released
+        step: add a new one. Tables should reference ``versions(id) ON DELETE CASCADE``."""
+        names = tuple(steps)
+        if not migrations.pending(self._conn, set_name, names):
+            return []
+        return self._retry_busy(lambda: migrations.apply(self.path, set_name, steps))
+
     def close(self) -> None:
         """Close the database connection (idempotent)."""
         self._conn.close()
 
-    def __enter__(self) -> Registry:
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Registry({str(self.path)!r})"
+        return f"{type(self).__name__}({str(self.path)!r})"
 
     # --- writing ---
 
-    def register(
+    def add_version(
         self,
         name: str,
-        model: Any,
+        component: dict[str, Any],
+        save: Callable[[Path], None],
         *,
         params: dict[str, Any] | None = None,
         metrics: dict[str, float] | None = None,
@@ -124,31 +146,31 @@ class Registry(MonitoringMixin):
         description: str | None = None,
         artifacts: dict[str, str | Path] | None = None,
     ) -> dict[str, Any]:
-        """Store a fitted component as the next version of model ``name``; returns the version.
+        """Store the next version of model ``name``; returns the version as ``get`` does.
 
-        ``params`` default to ``model.get_params()``; ``data`` is a fingerprint from
-        ``zoo.data.fingerprint``; ``parents`` are refs recorded in the lineage with
-        ``relation``; ``artifacts`` are extra files by name (e.g. ``roc_curve.png``).
+        ``component`` describes what was fitted (``COMPONENT_FIELDS``: name, kind, task,
+        plugin, plugin_version, artifact_format, metadata); ``save(path)`` writes its artifact
+        file. ``data`` is a fingerprint (sha256, rows, schema); ``parents`` are refs recorded
+        in the lineage with ``relation``; ``artifacts`` are extra files by name.
         """
         # Everything that can be refused is checked before a byte is written.
-        _check_name(name, "model name")
-        info = _component_info(model)
-        param_rows = [(k, *_encode_param(v)) for k, v in
-                      _checked_keys(model.get_params() if params is None else params, "param")]
-        metric_rows = [(k, _encode_metric(k, v)) for k, v in _checked_keys(metrics, "metric")]
-        tag_rows = [(k, str(v)) for k, v in _checked_keys(tags, "tag")]
-        data_sha, data_rows, data_schema = _encode_data(data)
-        metadata = _json(model.metadata, f"the metadata of {info.name}")
-        _check_key(relation, "lineage relation")
-        extra_files = _extra_artifacts(artifacts)
+        check_name(name, "model name")
+        info = _component_record(component)
+        param_rows = [(k, *encode_param(v)) for k, v in checked_keys(params or {}, "param")]
+        metric_rows = [(k, encode_metric(k, v)) for k, v in checked_keys(metrics, "metric")]
+        tag_rows = [(k, str(v)) for k, v in checked_keys(tags, "tag")]
+        data_sha, data_rows, data_schema = encode_data(data)
+        metadata = to_json(info["metadata"], f"the metadata of {info['name']}")
+        check_key(relation, "lineage relation")
+        extra_files = extra_artifacts(artifacts)
         parent_refs = list(dict.fromkeys(parents or []))
-        with self._read() as conn:
+        with self.read() as conn:
             for ref in parent_refs:
-                self._resolve(conn, ref)
+                self.resolve(conn, ref)
 
         # Artifacts first: a crash from here on leaves an orphan file, never a row pointing
         # at a missing file. The model saves straight into the store's staging area.
-        stored = {"model": self.artifacts.put_written(model.save)}
+        stored = {"model": self.artifacts.put_written(save)}
         stored |= {n: self.artifacts.put_file(p) for n, p in extra_files.items()}
 
         def insert(conn: sqlite3.Connection) -> int:
@@ -157,13 +179,13 @@ class Registry(MonitoringMixin):
                 # it does so holding the write lock, which we now hold. A second save
                 # may not give the same bytes, so the row takes whatever it stored.
                 if not self.artifacts.exists(sha):
-                    stored[artifact] = (self.artifacts.put_written(model.save) if artifact == "model"
+                    stored[artifact] = (self.artifacts.put_written(save) if artifact == "model"
                                         else self.artifacts.put_file(extra_files[artifact]))
             lineage = []
             for ref in parent_refs:
-                parent = self._resolve(conn, ref)
+                parent = self.resolve(conn, ref)
                 lineage.append((parent["id"], f"{parent['name']}:{parent['version']}"))
-            now = _now()
+            now = timestamp()
             model_id, number = _allocate_version(conn, name, now)
             conn.executemany(
                 "INSERT OR IGNORE INTO artifacts (sha256, size, created_at) VALUES (?, ?, ?)",
@@ -174,8 +196,8 @@ class Registry(MonitoringMixin):
                        plugin_version, artifact_sha256, artifact_format, metadata,
                        data_sha256, data_rows, data_schema, description, created_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [model_id, number, info.name, info.kind, info.task, info.plugin,
-                 info.plugin_version, stored["model"][0], info.artifact_format, metadata,
+                [model_id, number, info["name"], info["kind"], info["task"], info["plugin"],
+                 info["plugin_version"], stored["model"][0], info["artifact_format"], metadata,
                  data_sha, data_rows, data_schema, description, now],
             ).lastrowid
             conn.executemany(
@@ -197,28 +219,23 @@ class Registry(MonitoringMixin):
                    VALUES (?, ?, ?, ?)""",
                 [(version_id, pid, pref, relation) for pid, pref in lineage],
             )
-            _audit(conn, "register", name, number, {
-                "component": info.name, "plugin": info.plugin,
+            record_audit(conn, "register", name, number, {
+                "component": info["name"], "plugin": info["plugin"],
                 "artifact_sha256": stored["model"][0],
             })
             return version_id
 
-        version_id = self._write(insert)
-
-        with self._read() as conn:
-            version = self._hydrate(conn, conn.execute(_SELECT + " WHERE v.id = ?",
-                                                       [version_id]).fetchall())[0]
-        from zoo.plugins import get_plugins
-
-        get_plugins().fire("version_registered", registry=self, version=version)
-        return version
+        version_id = self.write(insert)
+        with self.read() as conn:
+            return self._hydrate(conn, conn.execute(_SELECT + " WHERE v.id = ?",
+                                                    [version_id]).fetchall())[0]
 
     def set_alias(self, name: str, alias: str, version: int) -> dict[str, Any]:
         """Point ``name@alias`` at ``version``, creating or moving it; the move is recorded."""
-        _check_alias(alias)
+        check_alias(alias)
 
         def move(conn: sqlite3.Connection) -> dict[str, Any]:
-            target = self._resolve(conn, f"{name}:{_version_number(version)}")
+            target = self.resolve(conn, f"{name}:{version_number(version)}")
             current = conn.execute(
                 """SELECT v.version FROM aliases a JOIN versions v ON v.id = a.version_id
                    WHERE a.model_id = ? AND a.alias = ?""", [target["model_id"], alias],
@@ -228,39 +245,39 @@ class Registry(MonitoringMixin):
                       "ref": f"{name}:{target['version']}", "previous": previous}
             if previous == target["version"]:
                 return result
-            now = _now()
+            now = timestamp()
             conn.execute(
                 """INSERT INTO aliases (model_id, alias, version_id, updated_at)
                    VALUES (?, ?, ?, ?) ON CONFLICT (model_id, alias) DO UPDATE
                    SET version_id = excluded.version_id, updated_at = excluded.updated_at""",
                 [target["model_id"], alias, target["id"], now],
             )
-            _alias_moved(conn, target["model_id"], alias, previous, target["version"], now)
-            _audit(conn, "set_alias", name, target["version"], {"alias": alias, "from": previous})
+            alias_moved(conn, target["model_id"], alias, previous, target["version"], now)
+            record_audit(conn, "set_alias", name, target["version"], {"alias": alias, "from": previous})
             return result
 
-        return self._write(move)
+        return self.write(move)
 
     def remove_alias(self, name: str, alias: str) -> None:
         """Remove ``name@alias``; the removal is recorded in its history."""
 
         def remove(conn: sqlite3.Connection) -> None:
-            row = self._resolve(conn, f"{name}@{alias}")
+            row = self.resolve(conn, f"{name}@{alias}")
             conn.execute("DELETE FROM aliases WHERE model_id = ? AND alias = ?",
                          [row["model_id"], alias])
-            now = _now()
-            _alias_moved(conn, row["model_id"], alias, row["version"], None, now)
-            _audit(conn, "remove_alias", name, row["version"], {"alias": alias})
+            now = timestamp()
+            alias_moved(conn, row["model_id"], alias, row["version"], None, now)
+            record_audit(conn, "remove_alias", name, row["version"], {"alias": alias})
 
-        self._write(remove)
+        self.write(remove)
 
     def tag(self, ref: str, tags: dict[str, str | None]) -> None:
         """Set tags on a model (bare ``name``) or on a version (``name:3``, ``name@x``).
 
         A value of ``None`` removes that tag.
         """
-        name, number, alias = _parse_ref(ref)
-        pairs = [(k, None if v is None else str(v)) for k, v in _checked_keys(tags, "tag")]
+        name, number, alias = parse_ref(ref)
+        pairs = [(k, None if v is None else str(v)) for k, v in checked_keys(tags, "tag")]
         if not pairs:
             return
 
@@ -269,7 +286,7 @@ class Registry(MonitoringMixin):
                 model_id = owner_id = self._model_row(conn, name)["id"]
                 table, owner, version = "model_tags", "model_id", None
             else:
-                row = self._resolve(conn, ref)
+                row = self.resolve(conn, ref)
                 model_id, owner_id, version = row["model_id"], row["id"], row["version"]
                 table, owner = "version_tags", "version_id"
             for key, value in pairs:
@@ -282,11 +299,11 @@ class Registry(MonitoringMixin):
                             ON CONFLICT ({owner}, key) DO UPDATE SET value = excluded.value""",
                         [owner_id, key, value],
                     )
-            conn.execute("UPDATE models SET updated_at = ? WHERE id = ?", [_now(), model_id])
-            _audit(conn, "tag_model" if version is None else "tag_version", name, version,
+            conn.execute("UPDATE models SET updated_at = ? WHERE id = ?", [timestamp(), model_id])
+            record_audit(conn, "tag_model" if version is None else "tag_version", name, version,
                    {"tags": dict(pairs)})
 
-        self._write(apply)
+        self.write(apply)
 
     def delete(self, ref: str) -> dict[str, Any]:
         """Delete a whole model (bare ``name``) or one version; returns what was deleted.
@@ -294,7 +311,7 @@ class Registry(MonitoringMixin):
         Aliases pointing at deleted versions go too (recorded in their history). Artifact
         files no other version uses are unlinked after the rows are committed.
         """
-        name, number, alias = _parse_ref(ref)
+        name, number, alias = parse_ref(ref)
         whole_model = number is None and alias is None
 
         def remove(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -303,7 +320,7 @@ class Registry(MonitoringMixin):
                 rows = conn.execute("SELECT id, version FROM versions WHERE model_id = ? "
                                     "ORDER BY version", [model["id"]]).fetchall()
             else:
-                rows = [self._resolve(conn, ref)]
+                rows = [self.resolve(conn, ref)]
             ids = json.dumps([r["id"] for r in rows])
             aliases = conn.execute(
                 """SELECT a.alias, v.version FROM aliases a JOIN versions v ON v.id = a.version_id
@@ -313,12 +330,12 @@ class Registry(MonitoringMixin):
             shas = [r[0] for r in conn.execute(
                 """SELECT DISTINCT sha256 FROM version_artifacts
                    WHERE version_id IN (SELECT value FROM json_each(?))""", [ids])]
-            now = _now()
+            now = timestamp()
             if whole_model:
                 conn.execute("DELETE FROM models WHERE id = ?", [model["id"]])  # cascades
             else:
                 for a in aliases:
-                    _alias_moved(conn, model["id"], a["alias"], a["version"], None, now)
+                    alias_moved(conn, model["id"], a["alias"], a["version"], None, now)
                 conn.execute("DELETE FROM versions WHERE id IN (SELECT value FROM json_each(?))",
                              [ids])
                 conn.execute("UPDATE models SET updated_at = ? WHERE id = ?", [now, model["id"]])
@@ -334,12 +351,12 @@ class Registry(MonitoringMixin):
                 "aliases": [a["alias"] for a in aliases],
                 "artifacts_removed": unused,
             }
-            _audit(conn, "delete_model" if whole_model else "delete_version", name,
+            record_audit(conn, "delete_model" if whole_model else "delete_version", name,
                    None if whole_model else rows[0]["version"],
                    {k: result[k] for k in ("refs", "aliases", "artifacts_removed")})
             return result
 
-        result = self._write(remove)
+        result = self.write(remove)
         for sha in result["artifacts_removed"]:
             self._unlink_unreferenced(sha)
         return result
@@ -351,59 +368,29 @@ class Registry(MonitoringMixin):
             if conn.execute("SELECT 1 FROM artifacts WHERE sha256 = ?", [sha]).fetchone() is None:
                 self.artifacts.remove(sha)
 
-        self._write(unlink)
+        self.write(unlink)
 
     # --- reading ---
 
     def get(self, ref: str) -> dict[str, Any]:
         """The version a ref names: ``"name"`` (latest), ``"name:3"`` or ``"name@alias"``."""
-        with self._read() as conn:
-            return self._hydrate(conn, [self._resolve(conn, ref)])[0]
+        with self.read() as conn:
+            return self._hydrate(conn, [self.resolve(conn, ref)])[0]
 
-    def load(self, ref: str, observed: bool = True) -> Any:
-        """The fitted component of a version, after checking its artifact's sha256.
-
-        ``observed`` models fire the ``batch_predicted`` event on each scoring call, so
-        monitors see them (``zoo.predicting.observe``); the CLI passes False where it scores
-        for evaluation, or reports batches itself.
-        """
-        from zoo.catalogue import build_catalogue
-
-        version = self.get(ref)
-        try:
-            info = build_catalogue().get(version["component"])
-        except NotFoundError:
-            raise NotFoundError(
-                f"{version['ref']} needs component {version['component']} from plugin "
-                f"{version['plugin']!r}, which is not installed: install that plugin"
-            ) from None
-        # Verify before deserialising, on a private copy: never hand tampered bytes to a loader.
-        with tempfile.TemporaryDirectory(prefix="zoo-load-") as tmp:
-            path = self.artifacts.copy_verified(version["artifact_sha256"], Path(tmp) / "model",
-                                                version["ref"])
-            try:
-                model = info.cls.load(path, version["metadata"])
-            except ZooError:
-                raise
-            except Exception as exc:  # a loader choking on bytes that hash right but are not its format
-                raise IntegrityError(
-                    f"{version['ref']}: its {version['artifact_format'] or 'model'} artifact could not be "
-                    f"loaded ({type(exc).__name__}: {str(exc)[:120]}); it is not a file "
-                    f"{version['component']} wrote: restore it from a backup or delete the version"
-                ) from None
-        model.model_name = version["name"]
-        model.model_version = version["version"]
-        if observed:
-            from zoo.predicting import observe
-
-            observe(model, self, version)
-        return model
+    def verified_copy(self, version: dict[str, Any], dest: str | Path,
+                      artifact: str = "model") -> Path:
+        """Copy a version's artifact (``"model"`` or an extra file's name) to ``dest`` after
+        checking its sha256; loaders read this private copy, never the store's file."""
+        sha = version["artifact_sha256"] if artifact == "model" else version["artifacts"].get(artifact)
+        if sha is None:
+            raise NotFoundError(f"{version['ref']} has no artifact {artifact!r}")
+        return self.artifacts.copy_verified(sha, Path(dest), version["ref"])
 
     def models(self, limit: int | None = None, recent_first: bool = False) -> list[dict[str, Any]]:
         """Models with their version count, latest version, aliases and tags: by name, or
         most recently updated first; at most ``limit`` of them (``None`` or 0: all)."""
         order = "mo.updated_at DESC, mo.name" if recent_first else "mo.name"
-        with self._read() as conn:
+        with self.read() as conn:
             # The page of models first, then their counts and children: a 50-row page of a
             # 1,000-model registry counts 5,000 version entries, not 100,000. Correlated
             # subqueries: MAX is one seek in the (model_id, version) index and COUNT walks
@@ -416,11 +403,11 @@ class Registry(MonitoringMixin):
                 [limit or -1],
             ).fetchall()
             ids = json.dumps([r["id"] for r in rows])
-            aliases = _grouped(conn.execute(
+            aliases = grouped(conn.execute(
                 """SELECT a.model_id, a.alias, v.version FROM aliases a
                    JOIN versions v ON v.id = a.version_id
                    WHERE a.model_id IN (SELECT value FROM json_each(?)) ORDER BY a.alias""", [ids]))
-            tags = _grouped(conn.execute(
+            tags = grouped(conn.execute(
                 """SELECT model_id, key, value FROM model_tags
                    WHERE model_id IN (SELECT value FROM json_each(?)) ORDER BY key""", [ids]))
         return [
@@ -439,7 +426,7 @@ class Registry(MonitoringMixin):
 
     def model_count(self) -> int:
         """How many models the registry holds."""
-        with self._read() as conn:
+        with self.read() as conn:
             return conn.execute("SELECT COUNT(*) FROM models").fetchone()[0]
 
     def versions(
@@ -461,7 +448,7 @@ class Registry(MonitoringMixin):
                                   or limit < 0):
             raise ZooError(f"limit must be a whole number ≥ 0, got {limit!r}")
         sql = f"{_SELECT} WHERE ({where_sql})"
-        with self._read() as conn:
+        with self.read() as conn:
             if name is not None:
                 sql += " AND v.model_id = ?"
                 params.append(self._model_row(conn, name)["id"])
@@ -471,7 +458,7 @@ class Registry(MonitoringMixin):
 
     def alias_history(self, name: str, alias: str | None = None) -> list[dict[str, Any]]:
         """Every move of the model's aliases (or of one alias), oldest first."""
-        with self._read() as conn:
+        with self.read() as conn:
             model = self._model_row(conn, name)
             sql = ("SELECT alias, from_version, to_version, changed_at FROM alias_history "
                    "WHERE model_id = ?")
@@ -486,8 +473,8 @@ class Registry(MonitoringMixin):
 
         A deleted parent appears as ``{"ref", "relation", "deleted": True}``.
         """
-        with self._read() as conn:
-            return self._lineage(conn, self._resolve(conn, ref), ())
+        with self.read() as conn:
+            return self._lineage(conn, self.resolve(conn, ref), ())
 
     def _lineage(self, conn: sqlite3.Connection, row: sqlite3.Row,
                  path: tuple[int, ...]) -> dict[str, Any]:
@@ -512,7 +499,7 @@ class Registry(MonitoringMixin):
 
     def verify(self) -> dict[str, Any]:
         """Re-hash every artifact; report corrupted and missing ones and orphan files."""
-        with self._read() as conn:
+        with self.read() as conn:
             shas = [r[0] for r in conn.execute("SELECT sha256 FROM artifacts ORDER BY sha256")]
             refs: dict[str, list[str]] = {}
             for r in conn.execute(
@@ -558,26 +545,27 @@ class Registry(MonitoringMixin):
                 except FileNotFoundError:
                     continue
             if orphans and not dry_run:
-                _audit(conn, "gc", None, None, {"removed": len(orphans), "bytes": size})
+                record_audit(conn, "gc", None, None, {"removed": len(orphans), "bytes": size})
             return {"removed": [str(p) for p in orphans], "bytes": size, "dry_run": dry_run}
 
-        return self._write(collect)
+        return self.write(collect)
 
-    def export(self, refs: list[str], path: str | Path) -> dict[str, Any]:
-        """Write versions to a portable bundle (see ``registry.bundles``)."""
-        from registry.bundles import export_bundle
+    def export(self, refs: list[str], path: str | Path, producer: str = "") -> dict[str, Any]:
+        """Write versions to a portable bundle (see ``zoo_registry.bundles``); ``producer``
+        names the software that wrote it (e.g. ``zoo 0.2.0``)."""
+        from zoo_registry.bundles import export_bundle
 
-        return export_bundle(self, refs, path)
+        return export_bundle(self, refs, path, producer)
 
     def import_bundle(self, path: str | Path) -> dict[str, Any]:
         """Restore a bundle's versions, verifying every hash first (see ``registry.bundles``)."""
-        from registry.bundles import import_bundle
+        from zoo_registry.bundles import import_bundle
 
         return import_bundle(self, path)
 
     def backup(self, path: str | Path) -> dict[str, Any]:
         """A consistent copy of this registry at ``path``, taken while writers run."""
-        from registry.backup import backup
+        from zoo_registry.backup import backup
 
         return backup(self, path)
 
@@ -588,7 +576,7 @@ class Registry(MonitoringMixin):
         if name is not None:
             sql += " WHERE model = ?"
             params.append(name)
-        with self._read() as conn:
+        with self.read() as conn:
             rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
         return [{**dict(r), "details": json.loads(r["details"]) if r["details"] else None}
                 for r in rows]
@@ -596,7 +584,7 @@ class Registry(MonitoringMixin):
     # --- internals ---
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> Iterator[sqlite3.Connection]:
         # One read transaction: several queries see one consistent snapshot.
         conn = self._conn
         if conn.in_transaction:
@@ -609,7 +597,7 @@ class Registry(MonitoringMixin):
             if conn.in_transaction:
                 conn.execute("COMMIT")
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in one write transaction, retried as a whole if SQLite stays busy."""
         conn = self._conn
 
@@ -652,9 +640,9 @@ class Registry(MonitoringMixin):
             raise NotFoundError(f"no model named {name!r}: {hint}")
         return row
 
-    def _resolve(self, conn: sqlite3.Connection, ref: str) -> sqlite3.Row:
+    def resolve(self, conn: sqlite3.Connection, ref: str) -> sqlite3.Row:
         """The versions row (plus the model name) a ref names, or a NotFoundError."""
-        name, number, alias = _parse_ref(ref)
+        name, number, alias = parse_ref(ref)
         model = self._model_row(conn, name)
         latest = conn.execute("SELECT MAX(version) FROM versions WHERE model_id = ?",
                               [model["id"]]).fetchone()[0]
@@ -682,7 +670,7 @@ class Registry(MonitoringMixin):
         ids = json.dumps([r["id"] for r in rows])
 
         def children(sql: str) -> dict[int, list[tuple]]:
-            return _grouped(conn.execute(sql.format(ids="(SELECT value FROM json_each(?))"),
+            return grouped(conn.execute(sql.format(ids="(SELECT value FROM json_each(?))"),
                                          [ids]))
 
         params = children("SELECT version_id, key, value, type FROM params "
@@ -714,7 +702,7 @@ class Registry(MonitoringMixin):
                 "artifact_format": r["artifact_format"],
                 "artifacts": dict(files.get(vid, [])),
                 "metadata": json.loads(r["metadata"]),
-                "params": {k: _decode_param(v, t) for k, v, t in params.get(vid, [])},
+                "params": {k: decode_param(v, t) for k, v, t in params.get(vid, [])},
                 "metrics": {k: float("nan") if v is None else v for k, v in metrics.get(vid, [])},
                 "tags": dict(tags.get(vid, [])),
                 "aliases": [a for (a,) in aliases.get(vid, [])],
@@ -740,8 +728,6 @@ def _default_path() -> Path:
     return Path(platformdirs.user_data_dir("zoo")) / "registry.db"
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def _allocate_version(conn: sqlite3.Connection, name: str, now: str) -> tuple[int, int]:
@@ -766,156 +752,14 @@ def _allocate_version(conn: sqlite3.Connection, name: str, now: str) -> tuple[in
     return model_id, number
 
 
-def _alias_moved(conn: sqlite3.Connection, model_id: int, alias: str, from_version: int | None,
-                 to_version: int | None, now: str) -> None:
-    conn.execute(
-        """INSERT INTO alias_history (model_id, alias, from_version, to_version, changed_at)
-           VALUES (?, ?, ?, ?, ?)""", [model_id, alias, from_version, to_version, now],
-    )
-    conn.execute("UPDATE models SET updated_at = ? WHERE id = ?", [now, model_id])
 
 
-def _audit(conn: sqlite3.Connection, action: str, model: str | None, version: int | None,
-           details: dict[str, Any]) -> None:
-    conn.execute(
-        "INSERT INTO audit (at, action, model, version, details) VALUES (?, ?, ?, ?, ?)",
-        [_now(), action, model, version, json.dumps(details, default=repr)],
-    )
+#: What ``Store.add_version`` needs to know about the fitted component.
+COMPONENT_FIELDS = ("name", "kind", "task", "plugin", "plugin_version", "artifact_format", "metadata")
 
 
-def _grouped(cursor: sqlite3.Cursor) -> dict[Any, list[tuple]]:
-    """Rows keyed by their first column, the rest of each row as a tuple."""
-    out: dict[Any, list[tuple]] = {}
-    for row in cursor:
-        out.setdefault(row[0], []).append(tuple(row[1:]))
-    return out
-
-
-def _parse_ref(ref: str) -> tuple[str, int | None, str | None]:
-    match = _REF.fullmatch(ref) if isinstance(ref, str) else None
-    if match is None or not NAME_PATTERN.fullmatch(match["name"]):
-        raise ZooError(f"invalid reference {ref!r}: use NAME, NAME:VERSION or NAME@ALIAS, "
-                       "e.g. fraud, fraud:3 or fraud@champion")
-    version = int(match["version"]) if match["version"] else None
-    return match["name"], version, match["alias"]
-
-
-def _check_name(name: Any, what: str) -> None:
-    if not isinstance(name, str) or len(name) > MAX_NAME or not NAME_PATTERN.fullmatch(name):
-        raise ZooError(f"invalid {what} {name!r}: use {_NAME_RULE}")
-
-
-def _check_alias(alias: Any) -> None:
-    if not isinstance(alias, str) or len(alias) > MAX_NAME or not ALIAS_PATTERN.fullmatch(alias):
-        raise ZooError(f"invalid alias {alias!r}: use letters, digits, '_', '.' and '-', "
-                       "starting with a letter (e.g. champion)")
-
-
-def _check_key(key: Any, what: str) -> None:
-    if not isinstance(key, str) or len(key) > MAX_NAME or not KEY.fullmatch(key):
-        raise ZooError(f"invalid {what} {key!r}: use letters, digits, '_', '.' and '-', "
-                       "starting with a letter or '_', so that --where can name it")
-
-
-def _checked_keys(values: dict[str, Any] | None, what: str) -> list[tuple[str, Any]]:
-    if values is None:
-        return []
-    if not isinstance(values, dict):
-        raise ZooError(f"{what}s must be a dict of name to value, got {type(values).__name__}")
-    for key in values:
-        _check_key(key, f"{what} name")
-    return list(values.items())
-
-
-def _version_number(version: Any) -> int:
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ZooError(f"invalid version {version!r}: versions are whole numbers from 1")
-    return version
-
-
-def _component_info(model: Any) -> Any:
-    from zoo.catalogue import build_catalogue
-    from zoo.interfaces import Component
-
-    if not isinstance(model, Component):
-        raise ZooError(f"cannot register a {type(model).__name__}: the registry stores zoo "
-                       "components; wrap the model in a plugin's component class")
-    catalogue = build_catalogue()
-    return catalogue.get(catalogue.name_of(model))
-
-
-def _encode_param(value: Any) -> tuple[Any, str]:
-    """A param as (SQLite value, type): numbers stay numbers so --where compares them."""
-    if hasattr(value, "item") and not isinstance(value, (list, dict, str, bytes)):
-        try:
-            value = value.item()  # numpy scalar -> Python scalar
-        except (TypeError, ValueError):
-            pass
-    if value is None:
-        return None, "null"
-    if isinstance(value, bool):
-        return int(value), "bool"
-    if isinstance(value, int):
-        # SQLite integers are 64-bit; keep bigger ones exact as JSON text.
-        return (value, "int") if -(2**63) <= value < 2**63 else (str(value), "json")
-    if isinstance(value, float):
-        return value, "float"  # NaN is stored as NULL and read back as NaN
-    if isinstance(value, str):
-        return value, "str"
-    if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value, default=repr), "json"
-    return repr(value), "str"
-
-
-def _decode_param(value: Any, kind: str) -> Any:
-    if kind == "bool":
-        return bool(value)
-    if kind == "json":
-        return json.loads(value)
-    if kind == "float":
-        return float("nan") if value is None else float(value)
-    return value
-
-
-def _encode_metric(key: str, value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ZooError(f"metric {key!r} must be a number, got {value!r}; "
-                       "record text as a tag instead") from None
-    return None if number != number else number  # NaN as NULL
-
-
-def _encode_data(data: dict[str, Any] | None) -> tuple[str | None, int | None, str | None]:
-    if data is None:
-        return None, None, None
-    if (not isinstance(data, dict) or not isinstance(data.get("sha256"), str)
-            or not isinstance(data.get("rows"), int) or not isinstance(data.get("schema"), dict)):
-        raise ZooError("data must be a fingerprint dict with sha256, rows and schema: "
-                       "make it with zoo.data.fingerprint(df)")
-    return data["sha256"], data["rows"], json.dumps(data["schema"])
-
-
-def _json(value: Any, what: str) -> str:
-    def default(obj: Any) -> Any:
-        if hasattr(obj, "tolist"):  # numpy arrays and scalars
-            return obj.tolist()
-        raise TypeError(f"{type(obj).__name__} is not JSON-able")
-
-    try:
-        return json.dumps(value, default=default)
-    except (TypeError, ValueError) as exc:
-        raise ZooError(f"cannot store {what}: {exc}; make the component's metadata "
-                       "plain JSON values") from None
-
-
-def _extra_artifacts(artifacts: dict[str, str | Path] | None) -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    for name, path in (artifacts or {}).items():
-        if name == "model" or not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-            raise ZooError(f"invalid artifact name {name!r}: use a file name such as "
-                           "roc_curve.png ('model' is the model itself)")
-        if not Path(path).is_file():
-            raise NotFoundError(f"no such file: {path} (artifact {name!r})")
-        out[name] = Path(path)
-    return out
+def _component_record(component: Any) -> dict[str, Any]:
+    if not isinstance(component, dict) or any(k not in component for k in COMPONENT_FIELDS):
+        raise ZooError(f"a version's component record needs {', '.join(COMPONENT_FIELDS)}; "
+                       "register models through zoo.Registry.register")
+    return component

@@ -10,7 +10,19 @@ from zoo.interfaces import BaseMLModel, Calibrator, Component, Detector, DriftTe
 
 __version__ = "0.1.0"
 
+
+
+def __getattr__(name: str) -> object:
+    # Lazy: the registry (sqlite3) and the data helpers load only when a caller asks for them.
+    if name == "Registry":
+        from zoo.models import Registry
+
+        return Registry
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
+
 __all__ = [
+    "Registry",
     "BaseMLModel",
     "Calibrator",
     "Component",

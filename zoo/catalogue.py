@@ -68,6 +68,7 @@ class Catalogue:
     components: dict[str, ComponentInfo] = field(default_factory=dict)
     #: (name, plugin that kept it, plugin that was refused)
     conflicts: list[tuple[str, str, str]] = field(default_factory=list)
+    _by_class: dict[type, ComponentInfo] = field(default_factory=dict, repr=False)
 
     def get(self, name: str, kind: str | None = None) -> ComponentInfo:
         """The component called ``name``; the error suggests close names."""
@@ -85,56 +86,73 @@ class Catalogue:
         return sorted((c for c in self.components.values() if kind in (None, c.kind)),
                       key=lambda c: c.name)
 
+    def of_class(self, cls: type[Component]) -> ComponentInfo:
+        """The entry under which a component class is registered."""
+        info = self._by_class.get(cls)
+        if info is None:
+            info = next((i for i in self.components.values() if i.cls is cls), None)
+            if info is None:
+                raise NotFoundError(f"{cls.__name__} is not a registered component: register it "
+                                    "in a plugin")
+            self._by_class[cls] = info
+        return info
+
     def name_of(self, component: Component | type[Component]) -> str:
         """The qualified name under which a component class is registered."""
-        cls = component if isinstance(component, type) else type(component)
-        for info in self.components.values():
-            if info.cls is cls:
-                return info.name
-        raise NotFoundError(f"{cls.__name__} is not a registered component: register it in a plugin")
+        return self.of_class(component if isinstance(component, type) else type(component)).name
 
 
 def build_catalogue(plugins: Any | None = None) -> Catalogue:
     """Ask every plugin to register its components; bad registrations mark the plugin broken.
 
+    When two plugins register one name, the plugin that ranks first (``Plugins.rank``:
+    ``ZOO_PREFER``, then load order, built-ins last) keeps it and the clash is recorded.
     The result is kept until a plugin is registered or unregistered (or ``ZOO_PREFER``
     changes): building it reads every component's signature, which would otherwise be
     most of the cost of a registration. Treat it as read-only.
     """
     import os
 
-    from zoo.plugins import get_plugins
+    from zoo.plugins import current_plugin, get_plugins
 
     plugins = plugins or get_plugins()
     key = (plugins.generation, os.environ.get("ZOO_PREFER", ""))
     cached = getattr(plugins, "_catalogue", None)
     if cached is not None and cached[0] == key:
         return cached[1]
-    catalogue = Catalogue()
+    plugins.conflicts[:] = [c for c in plugins.conflicts if c["kind"] != "component"]
+    offers: list[tuple[Any, int, str, str, type]] = []  # (rank, order, plugin, kind, cls)
     for kind, hook in HOOKS.items():
-        def kwargs_for(plugin_name: str, kind: str = kind) -> dict[str, Any]:
-            def register(cls: type) -> None:
-                _add(catalogue, plugins, plugin_name, kind, cls)
-            return {"register": register}
+        def register(cls: type, kind: str = kind) -> None:
+            plugin = current_plugin() or "unknown"
+            _check(kind, cls)
+            offers.append((plugins.rank(plugin), len(offers), plugin, kind, cls))
 
-        plugins.call_each(hook, kwargs_for)
+        getattr(plugins.hook, hook)(register=register)
+    catalogue = Catalogue()
+    for _, _, plugin, kind, cls in sorted(offers, key=lambda o: o[:2]):
+        _add(catalogue, plugins, plugin, kind, cls)
     plugins._catalogue = (key, catalogue)
     return catalogue
 
 
-def _add(catalogue: Catalogue, plugins: Any, plugin_name: str, kind: str, cls: Any) -> None:
+def _check(kind: str, cls: Any) -> None:
     base = BASES[kind]
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise TypeError(f"{HOOKS[kind]} got {cls!r}, which is not a subclass of zoo.{base.__name__}")
-    name = cls.component
-    if not _NAME.match(name or ""):
+    if not _NAME.match(cls.component or ""):
         raise ValueError(f"{cls.__name__}.component must be a dotted lower-case name like "
-                         f"'myplugin.my_model', got {name!r}")
+                         f"'myplugin.my_model', got {cls.component!r}")
+
+
+def _add(catalogue: Catalogue, plugins: Any, plugin_name: str, kind: str, cls: Any) -> None:
+    name = cls.component
     info = plugins.infos.get(plugin_name)
     if name in catalogue.components:
         kept = catalogue.components[name].plugin
         if kept != plugin_name:
             catalogue.conflicts.append((name, kept, plugin_name))
+            plugins.conflict("component", name, kept, plugin_name)
         return
     catalogue.components[name] = ComponentInfo(
         name=name,

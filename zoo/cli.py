@@ -12,55 +12,46 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
 import click
 
 from zoo import __version__
-from zoo.errors import ZooError
-
-if TYPE_CHECKING:
-    from rich.table import Table
-
-
-class LazyConsole:
-    """A rich ``Console`` made on first use: importing rich.console costs 30-50 ms, and
-    ``zoo --help`` (click's own formatting) never needs it."""
-
-    def __init__(self, **options: Any) -> None:
-        self._options = options
-        self._console: Any = None
-
-    @property
-    def real(self) -> Any:
-        """The rich ``Console`` itself (made now if it was not yet)."""
-        if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(**self._options)
-        return self._console
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
-
-    # `with console:` (rich's Live and Progress do it) looks dunders up on the type.
-    def __enter__(self) -> Any:
-        return self.real.__enter__()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.real.__exit__(*exc_info)
-
-
-console = LazyConsole()
-err_console = LazyConsole(stderr=True)
+from zoo.clitools import (
+    console,
+    err_console,
+    json_option,
+    make_table,
+    open_registry,
+    parse_pairs,
+    print_json,
+    progress_steps,
+    write_chunks,
+)
+from zoo.errors import DataError, ZooError
 
 
 class ZooGroup(click.Group):
-    """Turns a ``ZooError`` into one line on stderr and a non-zero exit, with no traceback."""
+    """Turns a ``ZooError`` into one line on stderr and a non-zero exit, with no traceback,
+    and refuses a plugin command whose name is taken (``zoo plugins`` reports the clash)."""
 
     load_error: ZooError | None = None
+    #: Which plugin added each command ("zoo" for the built-in ones).
+    owners: dict[str, str] = {}
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        from zoo.plugins import current_plugin
+
+        name = name or cmd.name
+        owner = current_plugin() or "zoo"
+        if name in self.commands:
+            from zoo.plugins import get_plugins
+
+            get_plugins().conflict("command", name, self.owners.get(name, "zoo"), owner)
+            return
+        self.owners[name] = owner
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         if self.load_error is not None:
@@ -103,91 +94,6 @@ def cli(ctx: click.Context, registry_path: str | None) -> None:
     ctx.obj = {"registry_path": registry_path}
 
 
-def open_registry(ctx: click.Context) -> Any:
-    """The registry named by --registry / $ZOO_REGISTRY, opened on first use."""
-    from registry import Registry
-
-    obj = ctx.find_root().obj
-    if "registry" not in obj:
-        obj["registry"] = Registry(obj["registry_path"])
-        ctx.find_root().call_on_close(obj["registry"].close)
-    return obj["registry"]
-
-
-def make_table(*columns: str, title: str | None = None) -> Table:
-    """A rich table whose first column (a name or ref) never wraps; others fold when narrow."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    for i, column in enumerate(columns):
-        table.add_column(column, no_wrap=i == 0, overflow="fold")
-    return table
-
-
-def json_option(f: Any) -> Any:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
-
-
-@contextmanager
-def progress_steps(first: str = "reading data") -> Iterator[Callable[[str], None]]:
-    """A transient spinner on stderr for long work; yields ``step(label)`` naming each stage."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console, transient=True) as progress:
-        task = progress.add_task(first, total=None)
-        yield lambda label: progress.update(task, description=label)
-
-
-def print_json(data: Any) -> None:
-    import json
-
-    click.echo(json.dumps(data, indent=2, default=str))
-
-
-def write_chunks(chunks: Iterable[Any], output: str | None, as_json: bool = False) -> int:
-    """Write DataFrames as they are produced; returns the rows written.
-
-    To ``output`` (CSV or Parquet by suffix, see ``zoo.data.TableWriter``), else to stdout
-    as CSV with one header, or with ``as_json`` as one JSON array: memory holds one chunk.
-    """
-    from zoo.data import TableWriter
-
-    writer = TableWriter(output) if output else None
-    rows, n = 0, -1
-    try:
-        for n, out in enumerate(chunks):
-            if writer is not None:
-                writer.write(out)
-            elif as_json:
-                click.echo(("[" if n == 0 else ",") + out.to_json(orient="records")[1:-1], nl=False)
-            else:
-                click.echo(out.to_csv(index=False, header=n == 0), nl=False)
-            rows += len(out)
-    finally:
-        if writer is not None:
-            writer.close()
-    if as_json and writer is None:
-        click.echo("[]" if n < 0 else "]")
-    return rows
-
-
-def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, Any]:
-    """``key=value`` strings to a dict; values parse as JSON (numbers, true, null) when they can."""
-    import json
-
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise ZooError(f"{what} {pair!r} is not key=value; write it like max_depth=5")
-        try:
-            out[key] = json.loads(raw)
-        except ValueError:
-            out[key] = raw
-    return out
-
-
 # --- plugins ---
 
 
@@ -201,17 +107,14 @@ def plugins(show_all: bool, requirements: bool, as_json: bool) -> None:
     from zoo.plugins import get_plugins
 
     loaded = get_plugins()
-    catalogue = build_catalogue(loaded)
+    build_catalogue(loaded)  # records component clashes in loaded.conflicts
     infos = [i for i in loaded.infos.values() if show_all or not i.builtin]
     if requirements:
         for info in infos:
             if info.distribution and not info.builtin:
                 click.echo(f"{info.distribution}=={info.version}")
         return
-    conflicts = [
-        {"component": name, "kept": kept, "refused": refused}
-        for name, kept, refused in catalogue.conflicts
-    ]
+    conflicts = list(loaded.conflicts)
     if as_json:
         print_json({"plugins": [i.as_dict() for i in infos], "conflicts": conflicts})
         return
@@ -222,7 +125,7 @@ def plugins(show_all: bool, requirements: bool, as_json: bool) -> None:
     console.print(table if infos else "No plugins installed. Try: zoo install ./plugins/zoo-sklearn")
     for c in conflicts:
         err_console.print(
-            f"[yellow]Warning:[/] {c['refused']} also registers {c['component']}; "
+            f"[yellow]Warning:[/] {c['refused']} also provides {c['kind']} {c['name']}; "
             f"{c['kept']} keeps it"
         )
 
@@ -317,25 +220,20 @@ def train(ctx: click.Context, component: str, data: str, target: str | None, nam
           params: tuple[str, ...], tags: tuple[str, ...], test_size: float, seed: int,
           description: str | None, as_json: bool) -> None:
     """Train COMPONENT on DATA (CSV or Parquet), hold out a test split and register a version."""
-    import tempfile
-
     from zoo.catalogue import build_catalogue
     from zoo.data import read_table
-    from zoo.training import train as run_training
+    from zoo.models import train_and_register
 
     info = build_catalogue().get(component)
     param_values = parse_pairs(params, "--param")
     tag_values = {k: str(v) for k, v in parse_pairs(tags, "--tag").items()}
     info.create(**param_values)  # reject unknown parameters before reading any data
     registry = open_registry(ctx)
-    with progress_steps() as step, tempfile.TemporaryDirectory(prefix="zoo-train-") as tmp:
+    with progress_steps() as step:
         df = read_table(data)
-        result = run_training(info, df, target, param_values, test_size, seed, step, artifact_dir=tmp)
-        step("registering")
-        version = registry.register(
-            name, result.model, metrics=result.metrics, tags=tag_values, data=result.data,
-            description=description, artifacts=result.artifacts,
-        )
+        version, result = train_and_register(
+            registry, info, df, target, name=name, params=param_values, test_size=test_size,
+            seed=seed, tags=tag_values, description=description, step=step)
     if as_json:
         print_json(version)
         return
@@ -352,9 +250,10 @@ def train(ctx: click.Context, component: str, data: str, target: str | None, nam
 @click.option("--interval", type=float, metavar="LEVEL",
               help="Add an interval (regressors) or prediction set (classifiers) holding the true "
                    "value with this probability, e.g. 0.9.")
-@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="local: this process; dask: each file of DATA (a quoted glob such as "
-                   "'data/*.parquet') on a Dask cluster, written to the -o directory.")
+@click.option("--engine", default="local", show_default=True,
+              help="local: this process; another engine comes from a plugin, e.g. dask: each file "
+                   "of DATA (a quoted glob such as 'data/*.parquet') on a Dask cluster, written "
+                   "to the -o directory.")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a local cluster).")
 @click.option("--chunk-rows", default=100_000, show_default=True,
@@ -372,22 +271,28 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
     The file is read and scored in chunks, so memory stays flat however large it is.
     """
     from zoo.data import iter_table
+    from zoo.models import batch_predicted
     from zoo.plugins import get_plugins
     from zoo.predicting import predict_table
 
-    if interval is not None:
-        from zoo.conformal import add_intervals, check_level
-
-        check_level(interval)
-    elif method:
+    if interval is not None and not 0.0 < interval < 1.0:
+        raise DataError(f"--interval must be a coverage level between 0 and 1, such as 0.9; "
+                        f"got {interval}")
+    if method and interval is None:
         raise ZooError("--method needs --interval LEVEL, e.g. --interval 0.9")
     if chunk_rows < 1:
         raise ZooError(f"--chunk-rows must be at least 1, got {chunk_rows}")
     registry = open_registry(ctx)
     version = registry.get(ref)
-    if engine == "dask":
-        _predict_on_dask(registry, version, data, output, scheduler, chunk_rows, interval, method,
-                         as_json)
+    hook = get_plugins().hook
+    if engine != "local":
+        options = {"scheduler": scheduler, "chunk_rows": chunk_rows, "interval": interval,
+                   "method": method, "as_json": as_json}
+        parts = hook.predict_with_engine(engine=engine, registry=registry, version=version,
+                                         data=data, output=output, options=options)
+        if parts is None:
+            raise ZooError(f"no plugin runs the prediction engine {engine!r}; use --engine local "
+                           "or install the plugin that provides it (`zoo plugins` lists them)")
         return
     if scheduler:
         raise ZooError("--scheduler needs --engine dask")
@@ -403,11 +308,16 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
                     warnings.simplefilter("ignore")
                 out = predict_table(model, chunk)
                 if interval is not None:
-                    out, note = add_intervals(registry, version, model, chunk, out, interval, method)
+                    answer = hook.prediction_intervals(
+                        registry=registry, version=version, model=model, inputs=chunk,
+                        predictions=out, level=interval, method=method)
+                    if answer is None:
+                        raise ZooError("--interval needs a plugin that computes intervals (the "
+                                       "built-in zoo.conformal); `zoo plugins --all` lists them")
+                    out, note = answer
             elapsed = time.perf_counter() - start
             seconds += elapsed
-            get_plugins().fire("batch_predicted", registry=registry, version=version, inputs=chunk,
-                               predictions=out, seconds=elapsed)
+            batch_predicted(registry, version, chunk, out, elapsed)
             yield out
 
     rows = write_chunks(scored(), output, as_json)
@@ -415,36 +325,6 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
         err_console.print(note, highlight=False, soft_wrap=True)
     if output:
         err_console.print(f"Wrote {rows} rows to {output} ({version['ref']}, {seconds:.3f} s scoring)")
-
-
-def _predict_on_dask(registry: Any, version: dict[str, Any], data: str, output: str | None,
-                     scheduler: str | None, chunk_rows: int, interval: float | None,
-                     method: str | None, as_json: bool) -> None:
-    from pathlib import Path
-
-    from zoo.distributed import dask_client, partitions, predict_partitions
-
-    if not output:
-        raise ZooError("--engine dask writes one output file per input file: give -o DIRECTORY")
-    files = partitions(data)
-    spec = note = None
-    if interval is not None:
-        from zoo import conformal
-
-        record = conformal.load_record(registry, version)
-        spec = {"record": record, "level": interval, "method": method or "conformal"}
-        note = conformal.describe(record, interval, spec["method"])
-    with dask_client(scheduler) as client:
-        parts = predict_partitions(client, registry, version, files, Path(output), chunk_rows, spec)
-    if note:
-        err_console.print(note, highlight=False, soft_wrap=True)
-    if as_json:
-        print_json(parts)
-        return
-    rows = sum(p["rows"] for p in parts)
-    workers = len({p["worker_pid"] for p in parts})
-    err_console.print(f"Scored {rows} rows in {len(parts)} files on {workers} Dask workers "
-                      f"into {output}/ ({version['ref']})")
 
 
 def _print_metrics(metrics: dict[str, float]) -> None:
@@ -703,7 +583,7 @@ def _add_plugin_commands() -> None:
     from zoo.plugins import get_plugins
 
     try:
-        get_plugins().call_each("register_commands", lambda _name: {"cli": cli})
+        get_plugins().hook.register_commands(cli=cli)
     except ZooError as exc:  # strict mode: report it as the command's error, in one line
         ZooGroup.load_error = exc
 

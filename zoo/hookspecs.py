@@ -7,7 +7,8 @@ spec's arguments. Documented with exact signatures in ``docs/plugins.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -52,6 +53,37 @@ def register_monitors(register: Callable[[type], None]) -> None:
 @hookspec
 def register_commands(cli: Any) -> None:
     """Add click commands or groups to the ``zoo`` CLI group passed as ``cli``."""
+
+
+@hookspec
+def register_migrations(register: Callable[[str, Sequence[str]], None]) -> None:
+    """Own tables: call ``register(name, statements)`` per schema step, oldest first; each runs
+    once per registry (recorded under the plugin's name). Never edit a released step."""
+
+
+# --- Services: the kernel asks, a plugin that can answers ---
+
+
+@hookspec
+def training_artifacts(model: Any, X_test: Any, y_test: Any, split: dict[str, Any],
+                       directory: Path) -> dict[str, Path] | None:
+    """Files to store with a newly trained predictor, made from its held-out rows and written
+    into ``directory``; returns them by artifact name (e.g. ``{"roc_curve.png": path}``)."""
+
+
+@hookspec(firstresult=True)
+def prediction_intervals(registry: Any, version: dict[str, Any], model: Any, inputs: Any,
+                         predictions: Any, level: float, method: str | None) -> tuple[Any, str] | None:
+    """``predictions`` (a DataFrame) with interval or prediction-set columns holding the truth
+    with probability ``level``, and a one-line note on how they were made."""
+
+
+@hookspec(firstresult=True)
+def predict_with_engine(engine: str, registry: Any, version: dict[str, Any], data: str,
+                        output: str | None, options: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Score the files ``data`` names with ``version`` on ``engine`` (e.g. "dask") into
+    ``output``; ``options`` holds scheduler, chunk_rows, interval, method. Returns one summary
+    per file, or None when this plugin does not run ``engine``."""
 
 
 # --- Events: called after the fact; monitors implement these ---

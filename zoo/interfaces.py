@@ -87,6 +87,10 @@ class Component:
         """Rebuild a fitted component from ``save``'s file and its ``metadata``."""
         raise NotImplementedError(f"{cls.__name__} does not implement load()")
 
+    def restore_metadata(self, metadata: dict[str, Any] | None) -> None:
+        """Set what ``metadata`` recorded (feature names, classes, ...) on a loaded component;
+        the kernel calls it after ``load``, so plugins need not."""
+
 
 class BaseMLModel(Component):
     """A predictor: a classifier or a regressor trained on a table with a target column.
@@ -121,7 +125,7 @@ class BaseMLModel(Component):
             meta["target"] = self.target_name_
         return meta
 
-    def _restore_metadata(self, metadata: dict[str, Any] | None) -> None:
+    def restore_metadata(self, metadata: dict[str, Any] | None) -> None:
         import numpy as np
 
         metadata = metadata or {}
@@ -131,6 +135,8 @@ class BaseMLModel(Component):
             self.classes_ = np.asarray(metadata["classes"])
         if "target" in metadata:
             self.target_name_ = metadata["target"]
+
+    _restore_metadata = restore_metadata  # until every plugin leaves it to the kernel
 
     def fit(self, X: Any, y: Any) -> BaseMLModel:
         """Fit on feature table ``X`` and target ``y``; returns ``self``."""

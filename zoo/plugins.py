@@ -5,7 +5,8 @@ the CLI.
 Controls (environment variables):
 
 - ``ZOO_LOAD_PLUGINS``: comma-separated entry-point names to load; empty loads none.
-  Unset loads every installed plugin.
+  Unset loads every installed plugin. Built-in plugins load either way.
+- ``ZOO_DISABLE_PLUGINS``: comma-separated plugin names (built-in or installed) not to load.
 - ``ZOO_STRICT_PLUGINS=1``: any plugin failure raises ``PluginError`` (for CI).
 - ``ZOO_PREFER``: comma-separated plugin names asked first, so their components win
   name clashes. Otherwise the first plugin registered keeps a name, built-ins last.
@@ -13,11 +14,12 @@ Controls (environment variables):
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import importlib
 import os
 import sys
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,20 @@ from zoo.errors import PluginError
 ENTRY_POINT_GROUP = "zoo"
 #: Built-in plugins, registered exactly like installed ones.
 DEFAULT_PLUGINS = ("zoo.builtins",)
+#: Events: told after the fact, so a failing listener is warned about and never undoes them.
+EVENT_HOOKS = ("version_registered", "batch_predicted")
+#: Hooks whose failure marks the plugin broken (it registered something wrong).
+REGISTRATION_HOOKS = ("register_predictors", "register_detectors", "register_calibrators",
+                      "register_drift_tests", "register_monitors", "register_commands",
+                      "register_migrations")
+
+# The plugin whose hook implementation is running, for callbacks that must know who calls.
+_CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("zoo_plugin", default=None)
+
+
+def current_plugin() -> str | None:
+    """The name of the plugin whose hook implementation is running now, if any."""
+    return _CURRENT.get()
 
 
 @dataclass
@@ -72,6 +88,11 @@ class Plugins:
         self.generation = 0
         self._catalogue: Any = None  # (key, Catalogue) kept by zoo.catalogue.build_catalogue
         self.strict = os.environ.get("ZOO_STRICT_PLUGINS", "") not in ("", "0")
+        #: Things two plugins both tried to provide: {"kind", "name", "kept", "refused"}.
+        self.conflicts: list[dict[str, str]] = []
+        self._order: dict[str, int] = {}
+        self._disabled = {n.strip() for n in os.environ.get("ZOO_DISABLE_PLUGINS", "").split(",")
+                          if n.strip()}
 
     # --- loading ---
 
@@ -79,6 +100,8 @@ class Plugins:
         from zoo import __version__
 
         for module_name in DEFAULT_PLUGINS:
+            if module_name in self._disabled:
+                continue
             module = importlib.import_module(module_name)
             self.register(module, name=module_name, version=__version__,
                           distribution="zoo-ml", builtin=True)
@@ -87,7 +110,7 @@ class Plugins:
         wanted = os.environ.get("ZOO_LOAD_PLUGINS")
         names = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
         for ep in entry_points(ENTRY_POINT_GROUP):
-            if names is not None and ep.name not in names:
+            if (names is not None and ep.name not in names) or ep.name in self._disabled:
                 continue
             if ep.name in self.infos:
                 continue  # the same distribution seen twice on sys.path
@@ -116,8 +139,14 @@ class Plugins:
                 self.pm.unregister(plugin)
             self._fail(info, _describe(exc))
             return
-        info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+        callers = self.pm.get_hookcallers(plugin) or []
+        for caller in callers:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin and not (impl.wrapper or impl.hookwrapper):
+                    impl.function = self._guard(impl, name, caller.name)
+        info.hooks = sorted(h.name for h in callers)
         self.infos[name] = info
+        self._order.setdefault(name, len(self._order))
         self.generation += 1
 
     def unregister(self, name: str) -> None:
@@ -136,28 +165,73 @@ class Plugins:
                 f"plugin {info.name!r} is broken: {error} (unset ZOO_STRICT_PLUGINS to skip it)"
             )
 
-    # --- calling hooks one implementation at a time ---
+    # --- calling hooks: through pluggy, each implementation guarded ---
 
-    def call_each(self, hook_name: str, kwargs_for: Callable[[str], dict[str, Any]]) -> None:
-        """Call every implementation of a registration hook with ``kwargs_for(plugin_name)``.
+    def _guard(self, impl: Any, plugin_name: str, hook_name: str) -> Any:
+        """``impl.function`` run with ``current_plugin()`` set, its failures kept to its plugin:
+        a registration hook that raises marks the plugin broken, an event listener that
+        raises is warned about; other hooks' errors (a user's bad input) reach the caller."""
+        fn = impl.function
 
-        One that raises marks its plugin broken and the others still run.
-        """
-        for impl in self._impls(hook_name):
-            kwargs = kwargs_for(impl.plugin_name)
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            token = _CURRENT.set(plugin_name)
             try:
-                impl.function(*[kwargs[a] for a in impl.argnames])
+                return fn(*args, **kwargs)
+            except PluginError:
+                raise
             except Exception as exc:
-                self.mark_broken(impl.plugin_name, f"{hook_name} raised {_describe(exc)}")
+                if hook_name in EVENT_HOOKS:  # never undo the event, even in strict mode
+                    warnings.warn(f"plugin {plugin_name!r}: {hook_name} raised {_describe(exc)}",
+                                  stacklevel=2)
+                    return None
+                if hook_name in REGISTRATION_HOOKS:
+                    self.mark_broken(plugin_name, f"{hook_name} raised {_describe(exc)}")
+                    return None
+                raise
+            finally:
+                _CURRENT.reset(token)
+
+        return guarded
+
+    @property
+    def hook(self) -> Any:
+        """pluggy's hook relay: ``plugins.hook.NAME(**kwargs)`` calls every implementation."""
+        return self.pm.hook
 
     def fire(self, hook_name: str, **kwargs: Any) -> None:
         """Send an event hook to every plugin; a failing listener is warned about, never fatal."""
-        for impl in self._impls(hook_name):
-            try:
-                impl.function(*[kwargs[a] for a in impl.argnames])
-            except Exception as exc:  # the event already happened: never undo it, even in strict mode
-                warnings.warn(f"plugin {impl.plugin_name!r}: {hook_name} raised {_describe(exc)}",
-                              stacklevel=2)
+        getattr(self.pm.hook, hook_name)(**kwargs)
+
+    def rank(self, plugin_name: str) -> tuple[int, int, int]:
+        """Which plugin wins a clash (lowest first): those in ``ZOO_PREFER``, then installed
+        plugins in load order, built-ins last so that a user's plugin overrides them."""
+        prefer = [n.strip() for n in os.environ.get("ZOO_PREFER", "").split(",") if n.strip()]
+        info = self.infos.get(plugin_name)
+        return (prefer.index(plugin_name) if plugin_name in prefer else len(prefer),
+                1 if info is not None and info.builtin else 0,
+                self._order.get(plugin_name, len(self._order)))
+
+    def conflict(self, kind: str, name: str, kept: str, refused: str) -> None:
+        """Record that ``refused`` also tried to provide ``name`` (a component or a command),
+        which ``kept`` keeps; an error in strict mode."""
+        self.conflicts.append({"kind": kind, "name": name, "kept": kept, "refused": refused})
+        if self.strict:
+            raise PluginError(f"plugin {refused!r} also provides {kind} {name!r}, which {kept!r} "
+                              "provides; uninstall one (unset ZOO_STRICT_PLUGINS to keep the first)")
+
+    def migrations(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """Every plugin's own schema steps (``register_migrations``), by plugin name."""
+        steps: dict[str, dict[str, tuple[str, ...]]] = {}
+
+        def register(name: str, statements: Any) -> None:
+            plugin = current_plugin() or "unknown"
+            if isinstance(statements, str):
+                statements = (statements,)
+            steps.setdefault(plugin, {})[name] = tuple(statements)
+
+        self.pm.hook.register_migrations(register=register)
+        return steps
 
     def mark_broken(self, plugin_name: str, error: str) -> None:
         """Record a plugin failure found after loading (a hook raised, a bad registration)."""
@@ -166,18 +240,6 @@ class Plugins:
             info.error += f"; {error}"
             return
         self._fail(info, error)
-
-    def _impls(self, hook_name: str) -> list[Any]:
-        """Implementations in the order they are asked: preferred plugins (``ZOO_PREFER``),
-        then ``tryfirst`` ones, then the rest in registration order, ``trylast`` (built-ins) last."""
-        impls = getattr(self.pm.hook, hook_name).get_hookimpls()  # registration order per group
-        prefer = [n.strip() for n in os.environ.get("ZOO_PREFER", "").split(",") if n.strip()]
-
-        def rank(impl: Any) -> tuple[int, int]:
-            preferred = prefer.index(impl.plugin_name) if impl.plugin_name in prefer else len(prefer)
-            return preferred, 0 if impl.tryfirst else 2 if impl.trylast else 1
-
-        return sorted(impls, key=rank)  # stable: keeps registration order within a rank
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from zoo.catalogue import ComponentInfo
@@ -13,16 +12,23 @@ from zoo.errors import DataError
 
 @dataclass
 class TrainResult:
-    """A fitted model with what the registry should record about it."""
+    """A fitted model with what registering it should record (``zoo.models.register_trained``)."""
 
     model: Any
     metrics: dict[str, float] = field(default_factory=dict)
+    #: Fingerprint of the whole training table (``zoo.data.fingerprint``).
     data: dict[str, Any] = field(default_factory=dict)
     n_train: int = 0
     n_test: int = 0
-    #: Extra files for ``Registry.register(..., artifacts=...)``: held-out plots, metrics with
-    #: confidence intervals and the conformal calibration record (see ``held_out_artifacts``).
-    artifacts: dict[str, Path] = field(default_factory=dict)
+    #: Rows the model learned from (features and target), sampled into the reference sample
+    #: that drift checks compare new data with.
+    reference: Any = None
+    #: Held-out rows, for the plugins' ``training_artifacts`` (plots, intervals, ...).
+    X_test: Any = None
+    y_test: Any = None
+    #: Which rows were held out and how (``split_record``).
+    split: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
 
 
 def split(
@@ -64,16 +70,13 @@ def train(
     test_size: float = 0.2,
     seed: int = 0,
     step: Callable[[str], None] = lambda _: None,
-    artifact_dir: str | Path | None = None,
 ) -> TrainResult:
     """Fit ``info``'s component on ``df``, holding out ``test_size`` of the rows for metrics.
 
     Predictors need ``target``; detectors fit on the features alone. ``step`` is told the
-    name of each stage, for a progress display. With ``artifact_dir``, a predictor's
-    held-out evaluation files are written there and listed in ``TrainResult.artifacts``.
+    name of each stage, for a progress display.
     """
     from zoo.data import as_target, fingerprint
-    from zoo.drift import REFERENCE_ARTIFACT, write_reference
 
     model = info.create(**(params or {}))
     if info.kind == "predictor" and not target:
@@ -89,30 +92,22 @@ def train(
     if info.kind != "predictor":
         step("fitting")
         model.fit(X)
-        artifacts = {}
-        if artifact_dir is not None:
-            artifacts[REFERENCE_ARTIFACT] = write_reference(df, artifact_dir, seed)
-        return TrainResult(model=model, data=data, n_train=len(df), artifacts=artifacts)
+        return TrainResult(model=model, data=data, n_train=len(df), reference=df, seed=seed)
 
     stratify = y if info.task == "classification" else None
     train_idx, test_idx = split(len(df), test_size, seed, stratify)
     step("fitting")
     model.fit(X.iloc[train_idx], y.iloc[train_idx])
-    metrics: dict[str, float] = {}
-    artifacts: dict[str, Path] = {}
-    if artifact_dir is not None:  # for later drift checks (zoo drift/monitor)
-        artifacts[REFERENCE_ARTIFACT] = write_reference(df.iloc[train_idx], artifact_dir, seed)
+    result = TrainResult(model=model, data=data, n_train=len(train_idx), n_test=len(test_idx),
+                         reference=df.iloc[train_idx], seed=seed)
     if len(test_idx):
         step("validating")
-        metrics = model.validate(X.iloc[test_idx], y.iloc[test_idx])
-        if artifact_dir is not None:
-            step("plotting and calibrating")
-            held_out = {"kind": "holdout", "seed": seed, "test_size": test_size,
-                        "stratified": stratify is not None}
-            artifacts |= held_out_artifacts(model, X.iloc[test_idx], y.iloc[test_idx], artifact_dir,
-                                           split_record(held_out, test_idx, data))
-    return TrainResult(model=model, metrics=metrics, data=data,
-                       n_train=len(train_idx), n_test=len(test_idx), artifacts=artifacts)
+        result.X_test, result.y_test = X.iloc[test_idx], y.iloc[test_idx]
+        result.metrics = model.validate(result.X_test, result.y_test)
+        held_out = {"kind": "holdout", "seed": seed, "test_size": test_size,
+                    "stratified": stratify is not None}
+        result.split = split_record(held_out, test_idx, data)
+    return result
 
 
 def split_record(how: dict[str, Any], test_idx: Any, data: dict[str, Any]) -> dict[str, Any]:
@@ -124,38 +119,3 @@ def split_record(how: dict[str, Any], test_idx: Any, data: dict[str, Any]) -> di
 
     digest = hashlib.sha256(np.asarray(test_idx, dtype="<i8").tobytes()).hexdigest()
     return {**how, "rows": int(len(test_idx)), "rows_sha256": digest, "data_sha256": data.get("sha256")}
-
-
-def held_out_artifacts(model: Any, X_test: Any, y_test: Any, directory: str | Path,
-                       split: dict[str, Any]) -> dict[str, Path]:
-    """Evaluation files of a predictor on its held-out rows, written into ``directory``.
-
-    The task's plots (``zoo.evaluation.PLOTS``), ``evaluation.json`` (every metric with a
-    bootstrap confidence interval) and ``conformal.json`` (the calibration record that
-    ``zoo predict --interval`` uses, with ``split`` saying which rows it came from).
-    """
-    import warnings
-
-    with warnings.catch_warnings():  # e.g. numpy's on a metric undefined for one-class test rows
-        warnings.simplefilter("ignore")
-        return _held_out_artifacts(model, X_test, y_test, Path(directory), split)
-
-
-def _held_out_artifacts(model: Any, X_test: Any, y_test: Any, directory: Path,
-                        split: dict[str, Any]) -> dict[str, Path]:
-    import json
-
-    from zoo import conformal, evaluation
-
-    directory.mkdir(parents=True, exist_ok=True)
-    files = evaluation.plot_artifacts(model, X_test, y_test, directory)
-    y_values = y_test.to_numpy()
-    # Fewer resamples on big test splits keep training fast; their intervals are narrow anyway.
-    n_boot = max(50, min(200, 2_000_000 // max(len(y_values), 1)))
-    record = evaluation.metric_intervals(model.task, y_values, evaluation.outputs(model, X_test),
-                                         getattr(model, "classes_", None), n_boot=n_boot)
-    files[evaluation.ARTIFACT] = directory / evaluation.ARTIFACT
-    files[evaluation.ARTIFACT].write_text(json.dumps({**record, "split": split}))
-    files[conformal.ARTIFACT] = directory / conformal.ARTIFACT
-    files[conformal.ARTIFACT].write_text(json.dumps(conformal.calibrate(model, X_test, y_test, split)))
-    return files

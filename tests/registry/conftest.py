@@ -50,7 +50,7 @@ def other_fitted(frame):
 @pytest.fixture
 def reg(tmp_path: Path):
     """A new, empty registry in ``tmp_path``."""
-    from registry import Registry
+    from zoo import Registry
 
     with Registry(tmp_path / "registry.db") as r:
         yield r

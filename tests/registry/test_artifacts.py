@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from registry.artifacts import CHUNK, ArtifactStore
+from zoo_registry.artifacts import CHUNK, ArtifactStore
 from zoo.errors import IntegrityError, NotFoundError
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from registry import Registry
+from zoo import Registry
 from zoo.errors import ZooError
 
 WORKER = Path(__file__).parent / "workers" / "crash_worker.py"

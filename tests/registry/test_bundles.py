@@ -9,7 +9,7 @@ import zipfile
 import pandas as pd
 import pytest
 
-from registry import Registry
+from zoo import Registry
 from zoo.builtins import BaselineClassifier
 from zoo.errors import IntegrityError, ZooError
 

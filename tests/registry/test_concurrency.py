@@ -20,7 +20,7 @@ SECONDS = 30
 
 @pytest.mark.slow
 def test_sixteen_writers_for_thirty_seconds(tmp_path):
-    from registry import Registry
+    from zoo import Registry
 
     path = tmp_path / "busy.db"
     Registry(path).close()  # schema in place before the race

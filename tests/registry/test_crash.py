@@ -35,7 +35,7 @@ def read_acks(acks: Path) -> list[dict]:
 
 
 def check_consistent(path: Path, acks: list[dict]) -> None:
-    from registry import Registry
+    from zoo import Registry
 
     conn = sqlite3.connect(path)
     try:

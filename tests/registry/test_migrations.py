@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from registry import Registry, migrations
+from zoo import Registry, migrations
 from zoo.errors import ZooError
 
 TABLES = {"models", "versions", "params", "metrics", "model_tags", "version_tags", "aliases",
@@ -103,7 +103,7 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path):
 def test_opening_an_up_to_date_registry_does_not_import_sqlite_utils(tmp_path):
     path = tmp_path / "registry.db"
     migrations.apply(path)
-    code = ("import sys; from registry import Registry; Registry(sys.argv[1]).close(); "
+    code = ("import sys; from zoo import Registry; Registry(sys.argv[1]).close(); "
             "print(sorted(m for m in ('sqlite_utils', 'pandas', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
                          check=True, env=_env()).stdout
@@ -123,8 +123,8 @@ def test_a_registry_made_by_the_first_schema_migrates_forward(tmp_path):
     never regenerated: newer code must open it, migrate it and keep every row."""
     import shutil
 
-    from registry import Registry
-    from registry.migrations import MIGRATION_NAMES
+    from zoo import Registry
+    from zoo_registry.migrations import MIGRATION_NAMES
 
     src = Path(__file__).parent / "data" / "schema-v1"
     shutil.copytree(src, tmp_path / "old")

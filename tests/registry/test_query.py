@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry.query import compile_order_by, compile_where
+from zoo_registry.query import compile_order_by, compile_where
 from zoo.errors import FilterError
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from registry import Registry
+from zoo import Registry
 from zoo.builtins import BaselineClassifier, BaselineRegressor
 from zoo.errors import IntegrityError, NotFoundError, ZooError
 
@@ -137,11 +137,11 @@ def test_version_registered_hook_fires_after_commit(reg, fitted):
 
 def test_importing_registry_stays_light():
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import registry; registry.Registry"],
+        [sys.executable, "-X", "importtime", "-c", "import zoo; zoo.Registry"],
         capture_output=True, text=True, check=True, env=subprocess_env(),
     )
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
-    assert "registry.store" in imported
+    assert "zoo_registry.store" in imported
     assert not {"sqlite_utils", "numpy", "pandas"} & imported
 
 
@@ -226,7 +226,7 @@ def test_an_empty_registry_says_so(reg):
 WORKER = """
 import pathlib, sys, time
 import pandas as pd
-from registry import Registry
+from zoo import Registry
 from zoo.builtins import BaselineClassifier
 
 db, count = sys.argv[1], int(sys.argv[4])
@@ -275,7 +275,7 @@ def test_eight_processes_register_one_model_at_once(tmp_path):
     conn = sqlite3.connect(db)
     names = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")]
     conn.close()
-    from registry.migrations import MIGRATION_NAMES
+    from zoo_registry.migrations import MIGRATION_NAMES
 
     assert sorted(names) == sorted(MIGRATION_NAMES)
 

@@ -182,7 +182,7 @@ def test_bad_input_is_one_line_error(runner, data, args, expected):
 def test_train_save_reload_predict_reproduces_predictions_exactly(registry_path, data):
     """Fit in Python, register, load back: identical predictions and probabilities."""
     pytest.importorskip("zoo_sklearn")
-    from registry import Registry
+    from zoo import Registry
     from zoo.catalogue import build_catalogue
 
     df = pd.read_csv(data)

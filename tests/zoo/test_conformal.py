@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sklearn.datasets import load_diabetes, make_classification, make_friedman1
 
-from registry import Registry
+from zoo import Registry
 from zoo import conformal
 from zoo.catalogue import build_catalogue
 from zoo.cli import cli

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 pytest.importorskip("dask.distributed")
 
-from registry import Registry  # noqa: E402
+from zoo import Registry  # noqa: E402
 from zoo import tuning  # noqa: E402
 from zoo.catalogue import build_catalogue  # noqa: E402
 from zoo.cli import cli  # noqa: E402

@@ -14,7 +14,7 @@ from scipy import stats
 from sklearn.datasets import load_breast_cancer, load_wine, make_friedman1
 from sklearn.metrics import roc_curve
 
-from registry import Registry
+from zoo import Registry
 from zoo import evaluation
 from zoo.catalogue import build_catalogue
 from zoo.errors import ZooError

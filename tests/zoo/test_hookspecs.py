@@ -157,7 +157,7 @@ class Events:
 
 
 def test_hook_version_registered(add_plugin, registry_path):
-    from registry import Registry
+    from zoo import Registry
 
     events = Events()
     add_plugin(events, "t-events")
@@ -185,7 +185,7 @@ def test_hook_batch_predicted(add_plugin, tmp_path):
 
 
 def test_a_failing_event_listener_does_not_undo_the_registration(add_plugin, registry_path):
-    from registry import Registry
+    from zoo import Registry
 
     class Broken:
         @hookimpl

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from registry import Registry
+from zoo import Registry
 from zoo import hookimpl
 from zoo.builtins import BaselineClassifier
 from zoo.predicting import predict_table

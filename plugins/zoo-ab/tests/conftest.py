@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from registry import Registry
+from zoo import Registry
 
 
 def _frame(n: int = 400, seed: int = 0) -> pd.DataFrame:

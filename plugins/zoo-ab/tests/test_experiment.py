@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from zoo_ab.experiment import Experiment, ShadowWarning
 
-from registry import Registry
+from zoo import Registry
 from zoo.catalogue import build_catalogue
 from zoo.errors import DataError, NotFoundError, ZooError
 from zoo.predicting import predict_table

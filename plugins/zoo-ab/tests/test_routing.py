@@ -27,7 +27,7 @@ def test_routing_is_sticky_across_objects_and_processes(baseline_registry):
     assert set(first) == {"A", "B"}
     code = (
         "import json, sys\n"
-        "from registry import Registry\n"
+        "from zoo import Registry\n"
         "from zoo_ab import Experiment\n"
         f"exp = Experiment(Registry({str(baseline_registry.path)!r}), 'sticky')\n"
         f"print(json.dumps(exp.route([f'user-{{i}}' for i in range(2000)]).tolist()))\n"

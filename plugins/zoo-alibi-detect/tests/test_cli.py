@@ -103,7 +103,7 @@ def test_help_takes_at_most_twice_as_long_as_importing_click_and_rich():
 
 
 def test_train_registers_a_drift_test_that_loads_and_finds_the_shift(tmp_path):
-    from registry import Registry
+    from zoo import Registry
 
     rng = np.random.default_rng(0)
     reference = pd.DataFrame({"x": rng.normal(size=500), "colour": rng.choice(["a", "b"], size=500)})

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from zoo_alibi_detect.drift import DRIFT_TESTS, JOINT, MAX_CATEGORIES  # noqa: E402
 
-from registry import Registry  # noqa: E402
+from zoo import Registry  # noqa: E402
 from zoo.catalogue import build_catalogue  # noqa: E402
 from zoo.errors import DataError, IntegrityError, ZooError  # noqa: E402
 

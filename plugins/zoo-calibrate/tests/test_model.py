@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from zoo_calibrate.model import CalibratedModel
 
-from registry import Registry
+from zoo import Registry
 from zoo import BaseMLModel, hookimpl
 from zoo.errors import DataError, IntegrityError, ZooError
 from zoo.plugins import get_plugins

@@ -349,7 +349,7 @@ def test_load_refuses_another_components_file_and_garbage(tmp_path):
 
 
 def test_registry_round_trip_of_a_fitted_test(tmp_path):
-    from registry import Registry
+    from zoo import Registry
 
     rng = np.random.default_rng(22)
     ref = normal(rng, 200, 3)

@@ -28,7 +28,7 @@ from zoo_lightgbm.models import (
 )
 
 import zoo.plugins
-from registry import Registry
+from zoo import Registry
 from zoo.catalogue import build_catalogue
 from zoo.errors import DataError, IntegrityError
 

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from sklearn.datasets import load_breast_cancer  # noqa: E402
 
 import zoo.cli as zoo_cli  # noqa: E402 - defines the CLI (and adds plugin commands) before tests import them
-from registry import Registry  # noqa: E402
+from zoo import Registry  # noqa: E402
 from zoo.catalogue import build_catalogue  # noqa: E402
 from zoo.data import fingerprint  # noqa: E402
 from zoo.training import train  # noqa: E402

@@ -10,7 +10,7 @@ import pytest
 import zoo_monitor
 from zoo_monitor.batches import QUANTILES, shift, summarise
 
-from registry import Registry
+from zoo import Registry
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from registry import Registry
+from zoo import Registry
 from zoo.builtins import BaselineClassifier
 
 DRIFTED = ["mean radius", "mean texture", "worst smoothness"]

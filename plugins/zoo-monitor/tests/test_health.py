@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from zoo_monitor.health import HEALTH_BANDS, _drop, baseline_of, severity_of
 
-from registry import Registry
+from zoo import Registry
 from zoo.catalogue import build_catalogue
 from zoo.drift import load_reference
 from zoo.errors import DataError, ZooError

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from zoo_pyod.detectors import DETECTORS, AutoDetector, PCADetector, RefitWarning
 
-from registry import Registry
+from zoo import Registry
 from zoo.catalogue import build_catalogue
 from zoo.errors import DataError, IntegrityError
 

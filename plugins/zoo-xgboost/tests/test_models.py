@@ -29,7 +29,7 @@ from zoo_xgboost.models import (
 )
 
 import zoo.plugins
-from registry import Registry
+from zoo import Registry
 from zoo.catalogue import build_catalogue
 from zoo.errors import DataError, IntegrityError
 

@@ -15,7 +15,7 @@ import traceback
 
 import numpy as np
 
-from registry import Registry
+from zoo import Registry
 from zoo.builtins import BaselineClassifier
 
 registry_path, out_path, seed, start_at, seconds = sys.argv[1:6]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from registry import Registry
+from zoo import Registry
 from zoo.builtins import BaselineClassifier
 
 registry_path, acks_path, op, unit, kill_at, seed = sys.argv[1:7]

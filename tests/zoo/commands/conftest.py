@@ -8,7 +8,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.datasets import load_breast_cancer, make_friedman1  # noqa: E402
 
-from registry import Registry  # noqa: E402
+from zoo import Registry  # noqa: E402
 from zoo.catalogue import build_catalogue  # noqa: E402
 from zoo.training import train  # noqa: E402
 

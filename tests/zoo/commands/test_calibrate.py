@@ -12,7 +12,7 @@ import pytest
 from sklearn.datasets import make_classification
 from zootest import one_line_error, zoo
 
-from registry import Registry
+from zoo import Registry
 from zoo.catalogue import build_catalogue
 from zoo.data import fingerprint
 

@@ -120,7 +120,7 @@ def test_unknown_reference_is_one_line(data):
 
 
 def test_a_model_ref_uses_its_reference_sample_and_its_features(data, registry_path, tmp_path):
-    from registry import Registry
+    from zoo import Registry
     from zoo.catalogue import build_catalogue
 
     frame = pd.read_csv(data["reference"])

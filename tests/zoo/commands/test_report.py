@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from registry import Registry
+from zoo import Registry
 from zoo.builtins import BaselineClassifier
 from zoo.cli import cli
 

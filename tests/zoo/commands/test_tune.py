@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from zootest import one_line_error, zoo
 
-from registry import Registry
+from zoo import Registry
 from zoo.evaluation import read_json_artifact
 
 

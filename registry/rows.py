@@ -1,0 +1,174 @@
+"""What every registry row is made of: names, refs, keys and values, checked and encoded.
+
+A leaf module: the store, bundles and plugins' own tables (``Store.write``) share these, so
+a name or a timestamp means the same everywhere. Imports nothing from the rest of the registry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from zoo_registry.query import KEY_PATTERN
+
+from zoo.errors import NotFoundError, ZooError
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+ALIAS_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
+KEY = re.compile(KEY_PATTERN)
+_REF = re.compile(r"(?P<name>[^:@]+)(?::(?P<version>[0-9]+)|@(?P<alias>[^:@]+))?")
+MAX_NAME = 128
+_NAME_RULE = ("letters, digits, '_', '.' and '-', starting with a letter or digit, "
+              f"at most {MAX_NAME} characters")
+
+
+def timestamp() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def alias_moved(conn: sqlite3.Connection, model_id: int, alias: str, from_version: int | None,
+                 to_version: int | None, now: str) -> None:
+    conn.execute(
+        """INSERT INTO alias_history (model_id, alias, from_version, to_version, changed_at)
+           VALUES (?, ?, ?, ?, ?)""", [model_id, alias, from_version, to_version, now],
+    )
+    conn.execute("UPDATE models SET updated_at = ? WHERE id = ?", [now, model_id])
+
+
+def record_audit(conn: sqlite3.Connection, action: str, model: str | None, version: int | None,
+           details: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO audit (at, action, model, version, details) VALUES (?, ?, ?, ?, ?)",
+        [timestamp(), action, model, version, json.dumps(details, default=repr)],
+    )
+
+
+def grouped(cursor: sqlite3.Cursor) -> dict[Any, list[tuple]]:
+    """Rows keyed by their first column, the rest of each row as a tuple."""
+    out: dict[Any, list[tuple]] = {}
+    for row in cursor:
+        out.setdefault(row[0], []).append(tuple(row[1:]))
+    return out
+
+
+def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
+    match = _REF.fullmatch(ref) if isinstance(ref, str) else None
+    if match is None or not NAME_PATTERN.fullmatch(match["name"]):
+        raise ZooError(f"invalid reference {ref!r}: use NAME, NAME:VERSION or NAME@ALIAS, "
+                       "e.g. fraud, fraud:3 or fraud@champion")
+    version = int(match["version"]) if match["version"] else None
+    return match["name"], version, match["alias"]
+
+
+def check_name(name: Any, what: str) -> None:
+    if not isinstance(name, str) or len(name) > MAX_NAME or not NAME_PATTERN.fullmatch(name):
+        raise ZooError(f"invalid {what} {name!r}: use {_NAME_RULE}")
+
+
+def check_alias(alias: Any) -> None:
+    if not isinstance(alias, str) or len(alias) > MAX_NAME or not ALIAS_PATTERN.fullmatch(alias):
+        raise ZooError(f"invalid alias {alias!r}: use letters, digits, '_', '.' and '-', "
+                       "starting with a letter (e.g. champion)")
+
+
+def check_key(key: Any, what: str) -> None:
+    if not isinstance(key, str) or len(key) > MAX_NAME or not KEY.fullmatch(key):
+        raise ZooError(f"invalid {what} {key!r}: use letters, digits, '_', '.' and '-', "
+                       "starting with a letter or '_', so that --where can name it")
+
+
+def checked_keys(values: dict[str, Any] | None, what: str) -> list[tuple[str, Any]]:
+    if values is None:
+        return []
+    if not isinstance(values, dict):
+        raise ZooError(f"{what}s must be a dict of name to value, got {type(values).__name__}")
+    for key in values:
+        check_key(key, f"{what} name")
+    return list(values.items())
+
+
+def version_number(version: Any) -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ZooError(f"invalid version {version!r}: versions are whole numbers from 1")
+    return version
+
+
+def encode_param(value: Any) -> tuple[Any, str]:
+    """A param as (SQLite value, type): numbers stay numbers so --where compares them."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str, bytes)):
+        try:
+            value = value.item()  # numpy scalar -> Python scalar
+        except (TypeError, ValueError):
+            pass
+    if value is None:
+        return None, "null"
+    if isinstance(value, bool):
+        return int(value), "bool"
+    if isinstance(value, int):
+        # SQLite integers are 64-bit; keep bigger ones exact as JSON text.
+        return (value, "int") if -(2**63) <= value < 2**63 else (str(value), "json")
+    if isinstance(value, float):
+        return value, "float"  # NaN is stored as NULL and read back as NaN
+    if isinstance(value, str):
+        return value, "str"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, default=repr), "json"
+    return repr(value), "str"
+
+
+def decode_param(value: Any, kind: str) -> Any:
+    if kind == "bool":
+        return bool(value)
+    if kind == "json":
+        return json.loads(value)
+    if kind == "float":
+        return float("nan") if value is None else float(value)
+    return value
+
+
+def encode_metric(key: str, value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ZooError(f"metric {key!r} must be a number, got {value!r}; "
+                       "record text as a tag instead") from None
+    return None if number != number else number  # NaN as NULL
+
+
+def encode_data(data: dict[str, Any] | None) -> tuple[str | None, int | None, str | None]:
+    if data is None:
+        return None, None, None
+    if (not isinstance(data, dict) or not isinstance(data.get("sha256"), str)
+            or not isinstance(data.get("rows"), int) or not isinstance(data.get("schema"), dict)):
+        raise ZooError("data must be a fingerprint dict with sha256, rows and schema: "
+                       "make it with zoo.data.fingerprint(df)")
+    return data["sha256"], data["rows"], json.dumps(data["schema"])
+
+
+def to_json(value: Any, what: str) -> str:
+    def default(obj: Any) -> Any:
+        if hasattr(obj, "tolist"):  # numpy arrays and scalars
+            return obj.tolist()
+        raise TypeError(f"{type(obj).__name__} is not JSON-able")
+
+    try:
+        return json.dumps(value, default=default)
+    except (TypeError, ValueError) as exc:
+        raise ZooError(f"cannot store {what}: {exc}; make the component's metadata "
+                       "plain JSON values") from None
+
+
+def extra_artifacts(artifacts: dict[str, str | Path] | None) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for name, path in (artifacts or {}).items():
+        if name == "model" or not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            raise ZooError(f"invalid artifact name {name!r}: use a file name such as "
+                           "roc_curve.png ('model' is the model itself)")
+        if not Path(path).is_file():
+            raise NotFoundError(f"no such file: {path} (artifact {name!r})")
+        out[name] = Path(path)
+    return out
