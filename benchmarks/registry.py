@@ -46,7 +46,7 @@ def main() -> None:
     import pandas as pd
 
     from zoo import Registry
-    from zoo.builtins import BaselineClassifier
+    from zoo.default_plugins.baselines import BaselineClassifier
 
     X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
     small = BaselineClassifier().fit(X, pd.Series([0, 1, 0, 1]))

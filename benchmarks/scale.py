@@ -53,7 +53,7 @@ def wall(cmd: list[str], env: dict[str, str] | None = None, repeat: int = 11) ->
 def small_model(prior: float):
     import numpy as np
 
-    from zoo.builtins import BaselineClassifier
+    from zoo.default_plugins.baselines import BaselineClassifier
 
     m = BaselineClassifier()
     m.feature_names_in_ = np.array(["a", "b"], dtype=object)
@@ -135,7 +135,7 @@ def mlflow_figures(tmp: Path, n: int = 200) -> dict[str, float] | None:
     import logging
 
     logging.getLogger("mlflow").setLevel(logging.ERROR)
-    from zoo.builtins import BaselineClassifier
+    from zoo.default_plugins.baselines import BaselineClassifier
 
     uri = f"sqlite:///{tmp}/mlflow.db"
     mlflow.set_tracking_uri(uri)

@@ -1,35 +1,82 @@
 """Zoo: a plugin-based model zoo with a local-first, versioned model registry.
 
-Plugins write ``from zoo import hookimpl`` and subclass the interfaces re-exported here.
-This module stays light: importing it loads neither numpy nor pandas.
+The public API for users and plugins. Plugins write ``from zoo import hookimpl`` and
+subclass the interfaces re-exported here; docs/plugins.md lists every name, and the
+documented modules beside this one (``zoo.clitools``, ``zoo.data``, ``zoo.drift``,
+``zoo.metrics``, ``zoo.testing``). Anything else in ``zoo`` may change without notice.
+
+Importing this module stays light (no numpy, pandas or sqlite): the names below that need
+more are loaded on first use.
 """
 
-from zoo.errors import ZooError
+from zoo.errors import DataError, FilterError, IntegrityError, NotFoundError, PluginError, ZooError
 from zoo.hookspecs import hookimpl
-from zoo.interfaces import BaseMLModel, Calibrator, Component, Detector, DriftTest, Monitor
+from zoo.interfaces import (
+    BASES,
+    KINDS,
+    BaseMLModel,
+    Calibrator,
+    Component,
+    Contributions,
+    Detector,
+    DriftTest,
+    KeyColumns,
+    Monitor,
+    QuantilePredictor,
+    SearchSpace,
+    check_contamination,
+    contamination_threshold,
+)
 
 __version__ = "0.1.0"
 
+# name -> module that defines it, imported on first use.
+_LAZY = {
+    "Registry": "zoo.models",
+    "load_version": "zoo.models",
+    "train_and_register": "zoo.models",
+    "register_trained": "zoo.models",
+    "batch_predicted": "zoo.models",
+    "predict_table": "zoo.predicting",
+    "build_catalogue": "zoo.catalogue",
+    "ComponentInfo": "zoo.catalogue",
+    "TrainResult": "zoo.training",
+    "split": "zoo.training",
+    "split_record": "zoo.training",
+}
 
 
 def __getattr__(name: str) -> object:
-    # Lazy: the registry (sqlite3) and the data helpers load only when a caller asks for them.
-    if name == "Registry":
-        from zoo.models import Registry
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+    import importlib
 
-        return Registry
-    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 __all__ = [
-    "Registry",
+    "BASES",
+    "KINDS",
     "BaseMLModel",
     "Calibrator",
     "Component",
+    "Contributions",
+    "DataError",
     "Detector",
     "DriftTest",
+    "FilterError",
+    "IntegrityError",
+    "KeyColumns",
     "Monitor",
+    "NotFoundError",
+    "PluginError",
+    "QuantilePredictor",
+    "SearchSpace",
     "ZooError",
     "__version__",
+    "check_contamination",
+    "contamination_threshold",
     "hookimpl",
+    *_LAZY,
 ]

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
+#: Every kind of component, in the order listings show them (``BASES`` maps each to its class).
 KINDS = ("predictor", "detector", "calibrator", "drift_test", "monitor")
 _PARAM_DEFAULTS: dict[type, dict[str, Any]] = {}
 
@@ -371,6 +372,44 @@ class Monitor(Component):
     def observe(self, X: Any, predictions: Any, y: Any = None) -> dict[str, Any]:
         """Summarise one batch; returns at least a ``health`` score from 0 to 100."""
         raise NotImplementedError
+
+
+# --- Optional capabilities: a component has one when it defines the member; zoo checks with
+# isinstance(model, Contributions) etc., never by probing names in each module. ---
+
+
+@runtime_checkable
+class Contributions(Protocol):
+    """A predictor that explains itself natively (e.g. TreeSHAP): ``contributions(X)`` is an
+    ``(n, p + 1)`` array, one column per feature in order plus the bias last, summing to the
+    raw margin; multiclass models may return ``(n, k, p + 1)``. Used by ``zoo explain``."""
+
+    def contributions(self, X: Any) -> Any: ...
+
+
+@runtime_checkable
+class QuantilePredictor(Protocol):
+    """A regressor with a quantile objective: ``predict_quantiles(X)`` is an ``(n, 2)`` array of
+    the lower and upper quantile; conformal intervals then adapt to each row (CQR)."""
+
+    def predict_quantiles(self, X: Any) -> Any: ...
+
+
+@runtime_checkable
+class SearchSpace(Protocol):
+    """A component class that proposes tuning ranges: ``search_space()`` returns
+    ``{param: {"type": "int"|"float"|"categorical", "low", "high", "log", "choices"}}``."""
+
+    @classmethod
+    def search_space(cls) -> dict[str, dict[str, Any]]: ...
+
+
+@runtime_checkable
+class KeyColumns(Protocol):
+    """A model that needs columns beyond its features at predict time (e.g. group columns of a
+    group-wise calibrated model): ``key_columns`` names them."""
+
+    key_columns: tuple[str, ...]
 
 
 BASES: dict[str, type[Component]] = {

@@ -29,8 +29,15 @@ from zoo import hookspecs
 from zoo.errors import PluginError
 
 ENTRY_POINT_GROUP = "zoo"
-#: Built-in plugins, registered exactly like installed ones.
-DEFAULT_PLUGINS = ("zoo.builtins",)
+#: Built-in plugins by name, registered exactly like installed ones (after them, so that a
+#: user's plugin wins a name clash).
+DEFAULT_PLUGINS = {
+    "zoo.baselines": "zoo.default_plugins.baselines",
+    "zoo.evaluate": "zoo.default_plugins.evaluate",
+    "zoo.conformal": "zoo.default_plugins.conformal",
+    "zoo.explain": "zoo.default_plugins.explain",
+    "zoo.tune": "zoo.default_plugins.tune",
+}
 #: Events: told after the fact, so a failing listener is warned about and never undoes them.
 EVENT_HOOKS = ("version_registered", "batch_predicted")
 #: Hooks whose failure marks the plugin broken (it registered something wrong).
@@ -99,12 +106,16 @@ class Plugins:
     def load_defaults(self) -> None:
         from zoo import __version__
 
-        for module_name in DEFAULT_PLUGINS:
-            if module_name in self._disabled:
+        for name, module_name in DEFAULT_PLUGINS.items():
+            if name in self._disabled:
                 continue
-            module = importlib.import_module(module_name)
-            self.register(module, name=module_name, version=__version__,
-                          distribution="zoo-ml", builtin=True)
+            try:
+                module = importlib.import_module(module_name)
+            except Exception as exc:
+                self._fail(PluginInfo(name, __version__, "zoo-ml", builtin=True),
+                           f"import failed: {_describe(exc)}")
+                continue
+            self.register(module, name=name, version=__version__, distribution="zoo-ml", builtin=True)
 
     def load_entry_points(self) -> None:
         wanted = os.environ.get("ZOO_LOAD_PLUGINS")

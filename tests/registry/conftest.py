@@ -32,7 +32,7 @@ def fitted(frame):
     """A BaselineClassifier fitted on ``frame`` (class prior 0.25 / 0.75)."""
     import pandas as pd
 
-    from zoo.builtins import BaselineClassifier
+    from zoo.default_plugins.baselines import BaselineClassifier
 
     return BaselineClassifier().fit(frame, pd.Series([0, 1, 1, 1], name="label"))
 
@@ -42,7 +42,7 @@ def other_fitted(frame):
     """A BaselineClassifier with a different class prior, hence a different artifact."""
     import pandas as pd
 
-    from zoo.builtins import BaselineClassifier
+    from zoo.default_plugins.baselines import BaselineClassifier
 
     return BaselineClassifier().fit(frame, pd.Series([0, 0, 0, 1], name="label"))
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from zoo import Registry
-from zoo.builtins import BaselineClassifier
+from zoo.default_plugins.baselines import BaselineClassifier
 from zoo.errors import IntegrityError, ZooError
 
 LOCAL = ("id",)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from zoo import Registry, migrations
+from zoo import Registry
+from zoo_registry import migrations
 from zoo.errors import ZooError
 
 TABLES = {"models", "versions", "params", "metrics", "model_tags", "version_tags", "aliases",

@@ -44,7 +44,7 @@ def refs(reg, where=None, order_by=None, **kwargs) -> list[str]:
     ("name = 'churn' and version = 2", ["churn:2"]),
     ("name like 'fr%' and version >= 3", ["fraud:3"]),
     ("component = 'zoo.baseline_classifier' and kind = 'predictor' and task = "
-     "'classification' and plugin = 'zoo.builtins' and version = 1", ["churn:1", "fraud:1"]),
+     "'classification' and plugin = 'zoo.baselines' and version = 1", ["churn:1", "fraud:1"]),
     ("created_at > '2000-01-01' and version = 2", ["churn:2", "fraud:2"]),
 ])
 def test_filters_on_metrics_tags_and_columns(populated, where, expected):

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from zoo import Registry
-from zoo.builtins import BaselineClassifier, BaselineRegressor
+from zoo.default_plugins.baselines import BaselineClassifier, BaselineRegressor
 from zoo.errors import IntegrityError, NotFoundError, ZooError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def test_register_records_what_the_version_is(reg, fitted, frame, tmp_path):
                               "plugin", "plugin_version", "artifact_format", "description")} == {
         "id": 1, "name": "fraud", "version": 1, "ref": "fraud:1",
         "component": "zoo.baseline_classifier", "kind": "predictor", "task": "classification",
-        "plugin": "zoo.builtins", "plugin_version": "0.1.0", "artifact_format": "json",
+        "plugin": "zoo.baselines", "plugin_version": "0.1.0", "artifact_format": "json",
         "description": "first try",
     }
     assert v["params"] == {"depth": 3, "lr": 0.1, "name": "x", "flag": True, "none": None,
@@ -227,7 +227,7 @@ WORKER = """
 import pathlib, sys, time
 import pandas as pd
 from zoo import Registry
-from zoo.builtins import BaselineClassifier
+from zoo.default_plugins.baselines import BaselineClassifier
 
 db, count = sys.argv[1], int(sys.argv[4])
 ready, go = pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from zoo import hookimpl
-from zoo.builtins import BaselineClassifier
+from zoo.default_plugins.baselines import BaselineClassifier
 from zoo.errors import IntegrityError, ZooError
 
 

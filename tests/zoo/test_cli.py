@@ -109,7 +109,7 @@ def test_human_listings_render(runner, data):
     assert "m:1" in zoo(runner, "versions", "m").output
     assert "zoo.baseline_classifier" in zoo(runner, "show", "m:1").output
     assert "m:1" in zoo(runner, "lineage", "m:1").output
-    assert "zoo.builtins" in zoo(runner, "plugins", "--all").output
+    assert "zoo.baselines" in zoo(runner, "plugins", "--all").output
 
 
 def test_alias_moves_and_history(runner, data):

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from zoo import Calibrator, Detector, DriftTest, Monitor, hookimpl, hookspecs
-from zoo.builtins import BaselineRegressor
+from zoo.default_plugins.baselines import BaselineRegressor
 from zoo.catalogue import build_catalogue
 
 ROOT = Path(__file__).resolve().parents[2]

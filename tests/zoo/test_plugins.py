@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from zoo import BaseMLModel, hookimpl
-from zoo.builtins import BaselineClassifier
+from zoo.default_plugins.baselines import BaselineClassifier
 from zoo.catalogue import build_catalogue
 from zoo.errors import PluginError
 from zoo.plugins import Plugins
@@ -96,7 +96,7 @@ def test_load_plugins_chooses_which_load(site, run_zoo):
     proc = run_zoo("plugins", "--json", pythonpath=site, env={**NO_STRICT, "ZOO_LOAD_PLUGINS": "example"})
     assert [p["name"] for p in json.loads(proc.stdout)["plugins"]] == ["example"]
     proc = run_zoo("components", "--json", pythonpath=site, env={**NO_STRICT, "ZOO_LOAD_PLUGINS": ""})
-    assert {c["plugin"] for c in json.loads(proc.stdout)} == {"zoo.builtins"}
+    assert {c["plugin"] for c in json.loads(proc.stdout)} == {"zoo.baselines"}
 
 
 HEAVY = {"numpy", "pandas", "sklearn", "scipy", "skops", "xgboost", "lightgbm", "pyod",
@@ -213,7 +213,7 @@ def test_name_clash_keeps_the_first_and_reports_the_second(fresh):
     catalogue = build_catalogue(fresh)
     # Built-ins are trylast, so the installed plugin is asked first and keeps the name.
     assert catalogue.get("zoo.baseline_classifier").cls is Clone
-    assert catalogue.conflicts == [("zoo.baseline_classifier", "clash", "zoo.builtins")]
+    assert catalogue.conflicts == [("zoo.baseline_classifier", "clash", "zoo.baselines")]
     assert BaselineClassifier is not Clone
 
 

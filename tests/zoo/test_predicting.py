@@ -8,7 +8,7 @@ import pytest
 
 from zoo import Registry
 from zoo import hookimpl
-from zoo.builtins import BaselineClassifier
+from zoo.default_plugins.baselines import BaselineClassifier
 from zoo.predicting import predict_table
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from zoo import Registry
-from zoo.builtins import BaselineClassifier
+from zoo.default_plugins.baselines import BaselineClassifier
 
 DRIFTED = ["mean radius", "mean texture", "worst smoothness"]
 

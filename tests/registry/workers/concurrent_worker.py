@@ -16,7 +16,7 @@ import traceback
 import numpy as np
 
 from zoo import Registry
-from zoo.builtins import BaselineClassifier
+from zoo.default_plugins.baselines import BaselineClassifier
 
 registry_path, out_path, seed, start_at, seconds = sys.argv[1:6]
 rng = random.Random(int(seed))

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo import Registry
-from zoo.builtins import BaselineClassifier
+from zoo.default_plugins.baselines import BaselineClassifier
 
 registry_path, acks_path, op, unit, kill_at, seed = sys.argv[1:7]
 kill_at, seed = int(kill_at), int(seed)

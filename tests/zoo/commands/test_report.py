@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from zoo import Registry
-from zoo.builtins import BaselineClassifier
+from zoo.default_plugins.baselines import BaselineClassifier
 from zoo.cli import cli
 
 
