@@ -76,6 +76,7 @@ class HookClock:
 def measure(reg, clock, version, plain, watched, method, X, repeat) -> str:
     """One table row: ``method`` of a version, unobserved and observed."""
     from zoo_monitor.batches import summarise
+    from zoo_monitor.store import record_batch
 
     clock.runs = []
     base, seen = paired(lambda: getattr(plain, method)(X), lambda: getattr(watched, method)(X), repeat)
@@ -83,7 +84,7 @@ def measure(reg, clock, version, plain, watched, method, X, repeat) -> str:
     out = getattr(plain, method)(X)
     summary = summarise(version, X, out, 0.01)
     making = timed(lambda: summarise(version, X, out, 0.01), repeat)
-    writing = timed(lambda: reg.record_batch(version["ref"], len(X), 0.01, summary), repeat)
+    writing = timed(lambda: record_batch(reg, version["ref"], len(X), 0.01, summary), repeat)
     return (f"{version['component'] + '.' + method:<42} {base * 1e3:>14.2f} {seen * 1e3:>12.2f} "
             f"{hook * 1e3:>9.2f} {(base + hook) / base:>6.2f} {making * 1e3:>11.2f} {writing * 1e3:>9.2f}")
 
@@ -98,9 +99,7 @@ def main() -> None:
     import pandas as pd
     from sklearn.datasets import load_breast_cancer
 
-    from zoo import Registry
-    from zoo.catalogue import build_catalogue
-    from zoo.training import train
+    import zoo
 
     frame = load_breast_cancer(as_frame=True).frame
     rng = np.random.default_rng(0)
@@ -113,13 +112,13 @@ def main() -> None:
     print(f"{'model / call':<42} {'unobserved ms':>14} {'observed ms':>12} {'hook ms':>9} {'ratio':>6}"
           f" {'summary ms':>11} {'write ms':>9}")
     with tempfile.TemporaryDirectory() as tmp:
-        reg = Registry(Path(tmp) / "registry.db")
+        reg = zoo.Registry(Path(tmp) / "registry.db")
         clock = HookClock()
         cases = [("sklearn.logistic_regression", "target", ("predict", "predict_proba")),
                  ("sklearn.ridge", "mean area", ("predict",))]
         for component, target, methods in cases:
-            result = train(build_catalogue().get(component), frame, target, {})
-            version = reg.register(component.split(".")[1], result.model, metrics=result.metrics)
+            version, _ = zoo.train_and_register(reg, component, frame, target,
+                                                name=component.split(".")[1])
             plain = reg.load(version["ref"], observed=False)
             watched = reg.load(version["ref"])
             Xc = rows[list(plain.feature_names_in_)]

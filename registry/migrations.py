@@ -166,49 +166,13 @@ _STEPS: dict[str, tuple[str, ...]] = {
         # --where 'created_at > ...' and newest-first listings.
         "CREATE INDEX versions_created_at ON versions(created_at)",
     ),
-    "m007_batches_alerts_experiments": (
-        # What monitors record (registry/monitoring.py); it goes with the version it is about.
-        """CREATE TABLE batches (
-            id INTEGER PRIMARY KEY,
-            version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
-            at TEXT NOT NULL,
-            rows INTEGER NOT NULL,
-            seconds REAL NOT NULL,
-            source TEXT NOT NULL,
-            summary TEXT NOT NULL
-        )""",
-        "CREATE INDEX batches_version_id ON batches(version_id, id)",
-        """CREATE TABLE alerts (
-            id INTEGER PRIMARY KEY,
-            version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
-            at TEXT NOT NULL,
-            "check" TEXT NOT NULL,
-            severity TEXT NOT NULL CHECK (severity IN ('LOW', 'MEDIUM', 'HIGH', 'CRITICAL')),
-            message TEXT NOT NULL,
-            details TEXT
-        )""",
-        'CREATE INDEX alerts_version_check ON alerts(version_id, "check", id)',
-        "CREATE INDEX alerts_at ON alerts(at)",
-        # Online A/B tests: arms name versions by ref text, so an experiment's history
-        # survives the deletion of a version it compared.
-        """CREATE TABLE experiments (
-            id INTEGER PRIMARY KEY,
-            name TEXT NOT NULL UNIQUE,
-            config TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'stopped')),
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        )""",
-        """CREATE TABLE outcomes (
-            id INTEGER PRIMARY KEY,
-            experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
-            arm TEXT NOT NULL,
-            unit TEXT,
-            value REAL NOT NULL,
-            at TEXT NOT NULL
-        )""",
-        "CREATE INDEX outcomes_experiment_arm ON outcomes(experiment_id, arm)",
-    ),
+    # Retired: this step created batches, alerts, experiments and outcomes, tables that now
+    # belong to zoo-monitor and zoo-ab, which create them through their own migrations
+    # (register_migrations, CREATE TABLE IF NOT EXISTS with the same definitions). Its name
+    # stays: registries made before have it recorded (with those tables and their rows,
+    # which the plugins take over as they are), and a recorded name zoo does not know
+    # means a newer zoo wrote the file.
+    "m007_batches_alerts_experiments": (),
 }
 
 #: Every migration, in order of application.

@@ -27,11 +27,13 @@ _NAME_RULE = ("letters, digits, '_', '.' and '-', starting with a letter or digi
 
 
 def timestamp() -> str:
+    """Now, in UTC, as the ISO text every registry row uses (comparable as strings)."""
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def alias_moved(conn: sqlite3.Connection, model_id: int, alias: str, from_version: int | None,
                  to_version: int | None, now: str) -> None:
+    """Record a move of ``alias`` (``None`` on either side: created or removed)."""
     conn.execute(
         """INSERT INTO alias_history (model_id, alias, from_version, to_version, changed_at)
            VALUES (?, ?, ?, ?, ?)""", [model_id, alias, from_version, to_version, now],
@@ -40,7 +42,8 @@ def alias_moved(conn: sqlite3.Connection, model_id: int, alias: str, from_versio
 
 
 def record_audit(conn: sqlite3.Connection, action: str, model: str | None, version: int | None,
-           details: dict[str, Any]) -> None:
+                 details: dict[str, Any]) -> None:
+    """Append one row to the audit log, inside the caller's write transaction."""
     conn.execute(
         "INSERT INTO audit (at, action, model, version, details) VALUES (?, ?, ?, ?, ?)",
         [timestamp(), action, model, version, json.dumps(details, default=repr)],
@@ -56,6 +59,7 @@ def grouped(cursor: sqlite3.Cursor) -> dict[Any, list[tuple]]:
 
 
 def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
+    """``name``, ``name:3`` or ``name@alias`` as (name, version or None, alias or None)."""
     match = _REF.fullmatch(ref) if isinstance(ref, str) else None
     if match is None or not NAME_PATTERN.fullmatch(match["name"]):
         raise ZooError(f"invalid reference {ref!r}: use NAME, NAME:VERSION or NAME@ALIAS, "
@@ -65,23 +69,27 @@ def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
 
 
 def check_name(name: Any, what: str) -> None:
+    """A one-line error unless ``name`` is a valid model name (``what`` names it in the error)."""
     if not isinstance(name, str) or len(name) > MAX_NAME or not NAME_PATTERN.fullmatch(name):
         raise ZooError(f"invalid {what} {name!r}: use {_NAME_RULE}")
 
 
 def check_alias(alias: Any) -> None:
+    """A one-line error unless ``alias`` is a valid alias (it starts with a letter)."""
     if not isinstance(alias, str) or len(alias) > MAX_NAME or not ALIAS_PATTERN.fullmatch(alias):
         raise ZooError(f"invalid alias {alias!r}: use letters, digits, '_', '.' and '-', "
                        "starting with a letter (e.g. champion)")
 
 
 def check_key(key: Any, what: str) -> None:
+    """A one-line error unless ``key`` is a valid param, metric, tag or relation name."""
     if not isinstance(key, str) or len(key) > MAX_NAME or not KEY.fullmatch(key):
         raise ZooError(f"invalid {what} {key!r}: use letters, digits, '_', '.' and '-', "
                        "starting with a letter or '_', so that --where can name it")
 
 
 def checked_keys(values: dict[str, Any] | None, what: str) -> list[tuple[str, Any]]:
+    """``values`` as ``(key, value)`` pairs after checking every key; ``None`` gives none."""
     if values is None:
         return []
     if not isinstance(values, dict):
@@ -92,6 +100,7 @@ def checked_keys(values: dict[str, Any] | None, what: str) -> list[tuple[str, An
 
 
 def version_number(version: Any) -> int:
+    """``version`` as a whole number from 1, or a one-line error."""
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ZooError(f"invalid version {version!r}: versions are whole numbers from 1")
     return version
@@ -121,6 +130,7 @@ def encode_param(value: Any) -> tuple[Any, str]:
 
 
 def decode_param(value: Any, kind: str) -> Any:
+    """A stored param back to its Python value (``encode_param`` reversed)."""
     if kind == "bool":
         return bool(value)
     if kind == "json":
@@ -131,6 +141,7 @@ def decode_param(value: Any, kind: str) -> Any:
 
 
 def encode_metric(key: str, value: Any) -> float | None:
+    """A metric as a float (NaN as NULL), or a one-line error for a non-number."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -140,6 +151,7 @@ def encode_metric(key: str, value: Any) -> float | None:
 
 
 def encode_data(data: dict[str, Any] | None) -> tuple[str | None, int | None, str | None]:
+    """A data fingerprint as its (sha256, rows, schema JSON) columns, or a one-line error."""
     if data is None:
         return None, None, None
     if (not isinstance(data, dict) or not isinstance(data.get("sha256"), str)
@@ -150,6 +162,7 @@ def encode_data(data: dict[str, Any] | None) -> tuple[str | None, int | None, st
 
 
 def to_json(value: Any, what: str) -> str:
+    """``value`` as JSON text (numpy values as plain ones), or a one-line error naming ``what``."""
     def default(obj: Any) -> Any:
         if hasattr(obj, "tolist"):  # numpy arrays and scalars
             return obj.tolist()
@@ -158,11 +171,12 @@ def to_json(value: Any, what: str) -> str:
     try:
         return json.dumps(value, default=default)
     except (TypeError, ValueError) as exc:
-        raise ZooError(f"cannot store {what}: {exc}; make the component's metadata "
-                       "plain JSON values") from None
+        raise ZooError(f"cannot store {what}: {exc}; store plain numbers, strings, lists "
+                       "and dicts") from None
 
 
 def extra_artifacts(artifacts: dict[str, str | Path] | None) -> dict[str, Path]:
+    """Extra artifact files by name, checked: valid names, existing files."""
     out: dict[str, Path] = {}
     for name, path in (artifacts or {}).items():
         if name == "model" or not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 
 from zoo_registry import migrations
 from zoo_registry.artifacts import ArtifactStore
-from zoo_registry.monitoring import MonitoringMixin
 from zoo_registry.query import compile_order_by, compile_where
 from zoo_registry.rows import (
     alias_moved,
@@ -55,7 +54,7 @@ BUSY_RETRIES = 5
 
 
 
-class Store(MonitoringMixin):
+class Store:
     """Versions, aliases, tags, lineage and artifacts in one SQLite file; a context manager
     closing it. Storage only: it is handed component records and files, never builds a model
     and fires no event (``zoo.Registry`` adds those on top)."""
@@ -585,7 +584,8 @@ class Store(MonitoringMixin):
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        # One read transaction: several queries see one consistent snapshot.
+        """A connection in one read transaction: several queries see one consistent snapshot
+        (nested uses share the outer transaction)."""
         conn = self._conn
         if conn.in_transaction:
             yield conn
@@ -598,7 +598,9 @@ class Store(MonitoringMixin):
                 conn.execute("COMMIT")
 
     def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in one write transaction, retried as a whole if SQLite stays busy."""
+        """Run ``fn(conn)`` in one write transaction (``BEGIN IMMEDIATE``), retried as a whole
+        if SQLite stays busy; returns what ``fn`` returns. Keep ``fn`` free of side effects
+        outside the database: it may run more than once."""
         conn = self._conn
 
         def attempt() -> T:

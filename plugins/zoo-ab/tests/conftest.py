@@ -22,7 +22,7 @@ def _frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
 @pytest.fixture
 def baseline_registry(tmp_path: Path) -> Registry:
     """A registry with two versions of a built-in baseline classifier, ``churn:1`` and ``churn:2``."""
-    from zoo.catalogue import build_catalogue
+    from zoo import build_catalogue
 
     registry = Registry(tmp_path / "baseline.db")
     df = _frame(60)
@@ -40,7 +40,7 @@ def baseline_registry(tmp_path: Path) -> Registry:
 def trained_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A registry file with two logistic regressions that disagree on some rows (strong and
     weak regularisation); tests copy it so none sees another's experiments."""
-    from zoo.catalogue import build_catalogue
+    from zoo import build_catalogue
 
     path = tmp_path_factory.mktemp("trained") / "trained.db"
     registry = Registry(path)

@@ -6,12 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from zoo_ab import store
 from zoo_ab.experiment import Experiment, ShadowWarning
 
-from zoo import Registry
-from zoo.catalogue import build_catalogue
-from zoo.errors import DataError, NotFoundError, ZooError
-from zoo.predicting import predict_table
+from zoo import DataError, NotFoundError, Registry, ZooError, build_catalogue, predict_table
 
 ARMS = {"A": "churn@champion", "B": "churn@challenger"}
 
@@ -41,7 +39,7 @@ def test_bad_starts_are_one_line_errors_and_write_nothing(baseline_registry, kwa
     arguments = {"arms": ARMS, **kwargs}
     with pytest.raises(ZooError, match=message):
         Experiment.start(baseline_registry, "bad", **arguments)
-    assert baseline_registry.experiments() == []
+    assert store.experiments(baseline_registry) == []
 
 
 def test_unknown_experiment_is_not_found(baseline_registry):
@@ -89,12 +87,13 @@ def test_shadow_mode_never_changes_the_returned_predictions(trained_registry_pat
     for column in ("prediction", "proba_0", "proba_1"):
         assert np.array_equal(out[column].to_numpy(), control[column].to_numpy())
     assert list(out.columns) == ["customer_id", *control.columns, "arm"]
-    batches = registry.batches("churn:2")
-    assert len(batches) == 1 and batches[0]["source"] == "shadow" and batches[0]["rows"] == len(new_rows)
+    batches = store.shadow_batches(registry, "shadow")
+    assert len(batches) == 1 and batches[0]["arm"] == "B" and batches[0]["ref"] == "churn:2"
+    assert batches[0]["rows"] == len(new_rows)
     summary = batches[0]["summary"]
     agreement = float(np.mean(control["prediction"].to_numpy() == challenger["prediction"].to_numpy()))
     assert summary["experiment"] == "shadow" and summary["agreement"] == pytest.approx(agreement)
-    assert all(b["source"] != "shadow" for b in registry.batches("churn:1"))
+    assert store.shadow_batches(registry, "shadow", "A") == []  # the control is served, not logged
     report = exp.report()
     assert report["shadow"]["B"]["rows"] == len(new_rows)
     assert report["recommendation"]["text"] == "keep A"
@@ -111,7 +110,7 @@ def test_a_failing_shadow_arm_warns_and_still_returns_the_control(trained_regist
         out = exp.predict(new_rows)
     control = predict_table(registry.load("churn:1", observed=False), new_rows.drop(columns="customer_id"))
     assert np.array_equal(out["proba_1"].to_numpy(), control["proba_1"].to_numpy())
-    assert registry.batches("churn:3") == []
+    assert store.shadow_batches(registry, "broken-shadow") == []
 
 
 def test_stopped_experiments_refuse_to_score_but_take_late_outcomes(baseline_registry):

@@ -13,7 +13,7 @@ import pytest
 from zoo_ab import routing
 from zoo_ab.experiment import Experiment
 
-from zoo.errors import DataError
+from zoo import DataError
 
 N = 100_000
 

@@ -1,8 +1,8 @@
 """Zoo plugin: online A/B tests between registered versions (``zoo ab``).
 
-Sticky routing by a hashed unit id, outcomes recorded in the registry, a report with
-intervals, a significance test and a recommendation, a Thompson-sampling bandit and shadow
-mode. From Python::
+Sticky routing by a hashed unit id, outcomes recorded in the registry (the plugin's own
+tables, ``zoo_ab.store``), a report with intervals, a significance test and a recommendation,
+a Thompson-sampling bandit and shadow mode. From Python::
 
     from zoo_ab import Experiment
     exp = Experiment.start(registry, "churn-q3", {"A": "churn@champion", "B": "churn@challenger"},
@@ -17,6 +17,7 @@ numpy nor pandas (``Experiment`` is loaded on first use).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from zoo import hookimpl
@@ -30,6 +31,16 @@ def register_commands(cli: Any) -> None:
     from zoo_ab.cli import ab
 
     cli.add_command(ab)
+
+
+@hookimpl
+def register_migrations(register: Callable[[str, Any], None]) -> None:
+    """Create the ``experiments``, ``outcomes`` and ``shadow_batches`` tables
+    (``zoo_ab.store.MIGRATIONS``)."""
+    from zoo_ab.store import MIGRATIONS
+
+    for name, statements in MIGRATIONS.items():
+        register(name, statements)
 
 
 def __getattr__(name: str) -> Any:

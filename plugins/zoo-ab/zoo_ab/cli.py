@@ -13,8 +13,16 @@ from typing import Any
 
 import click
 
-from zoo.cli import console, err_console, json_option, make_table, open_registry, print_json, write_chunks
-from zoo.errors import DataError, ZooError
+from zoo import DataError, ZooError
+from zoo.clitools import (
+    console,
+    err_console,
+    json_option,
+    make_table,
+    open_registry,
+    print_json,
+    write_chunks,
+)
 
 
 @click.group()
@@ -283,7 +291,9 @@ def update(ctx: click.Context, name: str, seed: int | None, as_json: bool) -> No
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
     """List experiments, newest first: mode, status, arms, split and outcomes per arm."""
-    rows = [_row(r) for r in open_registry(ctx).experiments() if "salt" in r["config"]]
+    from zoo_ab import store
+
+    rows = [_row(r) for r in store.experiments(open_registry(ctx)) if "salt" in r["config"]]
     if as_json:
         print_json(rows)
         return
@@ -331,10 +341,12 @@ def stop(ctx: click.Context, name: str) -> None:
 @click.option("-y", "--yes", is_flag=True, help="Don't ask for confirmation.")
 @click.pass_context
 def delete(ctx: click.Context, name: str, yes: bool) -> None:
-    """Delete experiment NAME and its outcomes (shadow batches stay with their versions)."""
+    """Delete experiment NAME, its outcomes and its shadow log."""
+    from zoo_ab import store
+
     registry = open_registry(ctx)
-    registry.experiment(name)  # an unknown name fails before asking
+    store.experiment(registry, name)  # an unknown name fails before asking
     if not yes:
         click.confirm(f"Delete experiment {name} and its outcomes?", abort=True)
-    registry.delete_experiment(name)
+    store.delete_experiment(registry, name)
     console.print(f"Deleted experiment {name}", highlight=False)

@@ -1,5 +1,5 @@
 """An online A/B experiment between registered versions: routing, scoring, outcomes,
-the report and the bandit, on top of the registry's experiment tables.
+the report and the bandit, on top of the plugin's tables (``zoo_ab.store``).
 
 The experiment's config, kept as JSON in the registry, is everything needed to route the
 same way from any process::
@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zoo.errors import DataError, ZooError
-from zoo_ab import routing
+from zoo import DataError, ZooError
+from zoo_ab import routing, store
 from zoo_ab import stats as abstats
 
 MODES = ("split", "bandit", "shadow")
@@ -103,12 +103,12 @@ class Experiment:
             "history": [{"at": _now(), "split": shares, "probability_best": None,
                          "n": {arm: 0 for arm in named}}],
         }
-        registry.create_experiment(name, config)
+        store.create_experiment(registry, name, config)
         return cls(registry, name)
 
     def refresh(self) -> Experiment:
         """Re-read config, status and totals from the registry (another process may have moved them)."""
-        row = self.registry.experiment(self.name)
+        row = store.experiment(self.registry, self.name)
         self.config: dict[str, Any] = row["config"]
         self.status: str = row["status"]
         self.totals: dict[str, dict[str, float]] = row["totals"]
@@ -152,8 +152,8 @@ class Experiment:
 
         Ids come from ``ids`` or else the experiment's id column. In shadow mode every row
         gets the control's predictions, and each other arm scores the same rows: its
-        agreement with the control is logged to the registry as a batch with source
-        ``shadow`` and never returned.
+        agreement with the control goes to the experiment's shadow log
+        (``zoo_ab.store.shadow_batches``) and is never returned.
         """
         self.check_running("score rows")
         if ids is None:
@@ -193,8 +193,7 @@ class Experiment:
 
     def _score(self, arm: str, rows: Any, report: bool) -> Any:
         """``predict_table`` for one arm's rows; reports the batch to monitors when ``report``."""
-        from zoo.plugins import get_plugins
-        from zoo.predicting import predict_table
+        import zoo
 
         model = self._model(arm)
         column = self.config.get("id_column")
@@ -202,11 +201,10 @@ class Experiment:
         used = set(getattr(model, "feature_names_in_", []))
         inputs = rows.drop(columns=[column]) if column in rows.columns and column not in used else rows
         start = time.perf_counter()
-        scored = predict_table(model, inputs)
+        scored = zoo.predict_table(model, inputs)
         seconds = time.perf_counter() - start
         if report:
-            get_plugins().fire("batch_predicted", registry=self.registry, version=self._versions[arm],
-                               inputs=inputs, predictions=scored, seconds=seconds)
+            zoo.batch_predicted(self.registry, self._versions[arm], inputs, scored, seconds)
         out = rows.copy()
         for name in scored.columns.difference(inputs.columns, sort=False):
             out[name] = scored[name]
@@ -230,8 +228,8 @@ class Experiment:
             summary = {"experiment": self.name, "arm": arm, "control_arm": self.control,
                        "control": self.config["arms"][self.control],
                        **agreement(control, shadow, getattr(self._models[arm], "task", ""))}
-            self.registry.record_batch(self.config["arms"][arm], len(frame), shadow.attrs["seconds"],
-                                       summary, source="shadow")
+            store.record_shadow(self.registry, self.name, arm, self.config["arms"][arm], len(frame),
+                                shadow.attrs["seconds"], summary)
         except Exception as exc:  # any failure of the shadow is reported, never raised
             warnings.warn(f"shadow arm {arm} ({self.config['arms'][arm]}) skipped {len(frame)} rows: "
                           f"{type(exc).__name__}: {exc}", ShadowWarning, stacklevel=3)
@@ -263,9 +261,9 @@ class Experiment:
         if len(values) and self.config.get("outcome") == "auto" and not _all_binary(values):
             # Once one outcome is not 0/1, the experiment's metric is a mean, not a proportion.
             self.config = {**self.config, "outcome": "continuous"}
-            self.registry.update_experiment(self.name, config=self.config)
+            store.update_experiment(self.registry, self.name, config=self.config)
         rows = list(zip(arm_list, unit_ids, values.tolist(), strict=True))
-        count = self.registry.record_outcomes(self.name, rows)
+        count = store.record_outcomes(self.registry, self.name, rows)
         self.refresh()
         return count
 
@@ -319,7 +317,7 @@ class Experiment:
 
     def _values_by_arm(self) -> dict[str, np.ndarray]:
         grouped: dict[str, list[float]] = {arm: [] for arm in self.arms}
-        for row in self.registry.outcomes(self.name):
+        for row in store.outcomes(self.registry, self.name):
             grouped.setdefault(row["arm"], []).append(row["value"])
         return {arm: np.asarray(v, dtype=float) for arm, v in grouped.items()}
 
@@ -327,8 +325,7 @@ class Experiment:
         """Agreement of each shadow arm with the control over every logged shadow batch."""
         out = {}
         for arm in self.arms[1:]:
-            batches = [b for b in self.registry.batches(self.config["arms"][arm], limit=1_000_000)
-                       if b["source"] == "shadow" and b["summary"].get("experiment") == self.name]
+            batches = store.shadow_batches(self.registry, self.name, arm)
             rows = sum(b["rows"] for b in batches)
             entry: dict[str, Any] = {"ref": self.config["arms"][arm], "batches": len(batches), "rows": rows}
             for key in ("agreement", "mean_abs_diff"):
@@ -360,14 +357,14 @@ class Experiment:
         history.append({"at": _now(), "split": split, "probability_best": p_best,
                         "n": {arm: int(self.totals.get(arm, {}).get("n", 0)) for arm in self.arms}})
         config = {**self.config, "split": split, "history": history[-HISTORY_LIMIT:]}
-        self.registry.update_experiment(self.name, config=config)
+        store.update_experiment(self.registry, self.name, config=config)
         self.refresh()
         return {"experiment": self.name, "split": split, "probability_best": p_best, "seed": seed,
                 "n": history[-1]["n"]}
 
     def stop(self) -> None:
         """Stop the experiment: no more scoring or bandit steps; late outcomes are still recorded."""
-        self.registry.update_experiment(self.name, status="stopped")
+        store.update_experiment(self.registry, self.name, status="stopped")
         self.refresh()
 
     def check_running(self, what: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from zoo_ab import stats as abstats
+from zoo_ab import store
 
 
 def draw(exp: Any, report: dict[str, Any], path: str) -> None:
@@ -43,7 +44,7 @@ def draw(exp: Any, report: dict[str, Any], path: str) -> None:
 def _running(ax: Any, exp: Any, report: dict[str, Any], binary: bool, scale: float, unit: str) -> None:
     """Each arm's mean and interval after every stretch of outcomes, in the order recorded."""
     level = 1 - report["alpha"]
-    outcomes = exp.registry.outcomes(exp.name)
+    outcomes = store.outcomes(exp.registry, exp.name)
     ax.set_title(f"Running mean with {level:.0%} interval")
     ax.set_xlabel("outcomes recorded (all arms)")
     ax.set_ylabel(f"{report['metric']}{unit}")

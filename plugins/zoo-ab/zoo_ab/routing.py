@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zoo.errors import DataError
+from zoo import DataError
 
 #: 2**-53: the top 53 bits of a 64-bit hash, scaled by this, are a double in [0, 1) exactly.
 _UNIT = 1.0 / (1 << 53)

@@ -11,11 +11,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.datasets import load_breast_cancer  # noqa: E402
 
-import zoo.cli as zoo_cli  # noqa: E402 - defines the CLI (and adds plugin commands) before tests import them
-from zoo import Registry  # noqa: E402
-from zoo.catalogue import build_catalogue  # noqa: E402
+import zoo.cli as zoo_cli  # noqa: E402 - the CLI under test (defined, plugin commands added, before tests run)
+from zoo import Registry, register_trained, train_and_register  # noqa: E402
 from zoo.data import fingerprint  # noqa: E402
-from zoo.training import train  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -38,20 +36,19 @@ _TRAINED: dict = {}
 
 
 @pytest.fixture
-def register(registry_path, tmp_path_factory):
-    """``register(name, component, df, target, **params)``: train as `zoo train` does (each
-    distinct training run once per session) and register through the Python API; returns
-    the version."""
+def register(registry_path):
+    """``register(name, component, df, target, **params)``: train and register as `zoo train`
+    does, through the Python API (each distinct training run once per session, registered
+    again with ``zoo.register_trained``); returns the version."""
 
     def run(name, component, df, target=None, **params):
         key = (component, fingerprint(df)["sha256"], target, tuple(sorted(params.items())))
-        if key not in _TRAINED:
-            _TRAINED[key] = train(build_catalogue().get(component), df, target, params,
-                                  artifact_dir=tmp_path_factory.mktemp("artifacts"))
-        result = _TRAINED[key]
         with Registry(registry_path) as reg:
-            return reg.register(name, result.model, metrics=result.metrics, data=result.data,
-                                artifacts=result.artifacts)
+            if key in _TRAINED:
+                return register_trained(reg, name, _TRAINED[key])
+            version, _TRAINED[key] = train_and_register(reg, component, df, target, name=name,
+                                                        params=params)
+            return version
 
     return run
 

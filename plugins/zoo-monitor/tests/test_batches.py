@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import zoo_monitor
 from zoo_monitor.batches import QUANTILES, shift, summarise
+from zoo_monitor.store import batches as stored_batches
 
 from zoo import Registry
 
@@ -25,7 +26,7 @@ def test_zoo_predict_records_one_batch_per_chunk(classifier, cancer, tmp_path, r
     clean.drop(columns="target").to_csv(data, index=False)
     zoo("predict", "cancer:1", data, "--chunk-rows", 100, "-o", tmp_path / "out.csv")
     with Registry(registry_path) as reg:
-        batches = reg.batches("cancer:1")
+        batches = stored_batches(reg, "cancer:1")
     assert [b["rows"] for b in reversed(batches)] == [100, 100, 69]
     assert {b["source"] for b in batches} == {"zoo predict"}
     first = batches[-1]["summary"]
@@ -46,7 +47,7 @@ def test_a_model_loaded_from_python_records_its_scoring_calls(classifier, cancer
         proba = model.predict_proba(X.iloc[:50])
         plain = reg.load("cancer:1", observed=False)
         plain.predict(X)  # not observed: not recorded
-        batches = reg.batches("cancer:1")
+        batches = stored_batches(reg, "cancer:1")
     assert [b["rows"] for b in batches] == [50, len(X)]
     assert {b["source"] for b in batches} == {"python"}
     newest, oldest = batches[0]["summary"], batches[1]["summary"]
@@ -109,7 +110,7 @@ def test_shift_against_the_reference_predictions():
 def test_the_hook_skips_models_that_are_not_registered_versions(registry_path):
     with Registry(registry_path) as reg:
         zoo_monitor.batch_predicted(reg, None, np.zeros((3, 2)), np.zeros(3), 0.1)
-        assert reg.batches() == []
+        assert stored_batches(reg) == []
 
 
 def test_a_batch_that_cannot_be_recorded_warns_and_never_raises(classifier, cancer, registry_path):
@@ -133,7 +134,7 @@ def test_a_model_outliving_its_registry_scores_without_recording_or_warning(clas
         warnings.simplefilter("error")
         assert len(model.predict(X)) == 5
     with Registry(registry_path) as reg:
-        assert reg.batches() == []
+        assert stored_batches(reg) == []
 
 
 def test_scoring_in_another_thread_is_recorded(classifier, cancer, registry_path):
@@ -143,7 +144,7 @@ def test_scoring_in_another_thread_is_recorded(classifier, cancer, registry_path
         with ThreadPoolExecutor(1) as pool:
             sizes = list(pool.map(lambda n: len(model.predict(X.iloc[:n])), [10, 20, 30]))
         assert sizes == [10, 20, 30]
-        assert sorted(b["rows"] for b in reg.batches()) == [10, 20, 30]
+        assert sorted(b["rows"] for b in stored_batches(reg)) == [10, 20, 30]
 
 
 def test_concurrent_scoring_in_several_threads_records_every_batch(classifier, cancer, registry_path):
@@ -152,4 +153,4 @@ def test_concurrent_scoring_in_several_threads_records_every_batch(classifier, c
         model = reg.load("cancer:1")
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda n: model.predict(X.iloc[:n]), range(1, 101)))
-        assert sorted(b["rows"] for b in reg.batches(limit=200)) == list(range(1, 101))
+        assert sorted(b["rows"] for b in stored_batches(reg, limit=200)) == list(range(1, 101))

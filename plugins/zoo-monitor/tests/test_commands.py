@@ -3,10 +3,11 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
+from zoo_monitor import store
 
-from zoo import Registry
-from zoo.default_plugins.baselines import BaselineClassifier
+from zoo import Registry, build_catalogue
 
 DRIFTED = ["mean radius", "mean texture", "worst smoothness"]
 
@@ -64,7 +65,7 @@ def test_alert_cooldown(zoo, files, registry_path):
     repeat = monitor(zoo, "cancer:1", files["drifted"], "--cooldown", 0)["alerts"]
     assert repeat[0]["raised"] and repeat[0]["id"] > health["id"]
     with Registry(registry_path) as reg:
-        stored = reg.alerts("cancer:1", limit=100)
+        stored = store.alerts(reg, "cancer:1", limit=100)
     assert [a["severity"] for a in stored if a["check"] == "health"] == ["LOW", health["severity"], "LOW"]
 
 
@@ -108,6 +109,17 @@ def test_retrain_registers_a_challenger_with_lineage_and_alias(zoo, files, regis
     assert "no challenger trained" in text
 
 
+def test_retrain_trains_on_the_versions_own_columns_only(zoo, files, tmp_path, registry_path):
+    noisy = pd.read_csv(files["noisy"])
+    extra = tmp_path / "extra.csv"
+    noisy.assign(customer_id=np.arange(len(noisy)), region="north").to_csv(extra, index=False)
+    report = monitor(zoo, "cancer:1", extra, "--target", "target", "--retrain", code=3)
+    with Registry(registry_path) as reg:
+        champion, challenger = reg.get("cancer:1"), reg.get(report["challenger"]["ref"])
+    assert challenger["metadata"]["feature_names"] == champion["metadata"]["feature_names"]
+    assert challenger["data"]["schema"] == champion["data"]["schema"]  # features and target, nothing else
+
+
 def test_batches_recorded_by_zoo_predict_show_in_monitor_and_batches(zoo, files, tmp_path):
     zoo("predict", "cancer:1", files["clean"], "--chunk-rows", 50, "-o", tmp_path / "out.csv")
     report = monitor(zoo, "cancer:1", files["clean"], "--batches", 2)
@@ -149,9 +161,9 @@ def test_bad_input_is_one_line_and_writes_nothing(zoo, one_line_error, files, re
     for args, message in cases:
         assert message in one_line_error(zoo(*args, ok=False)), args
     with Registry(registry_path) as reg:
-        plain = BaselineClassifier().fit(np.zeros((4, 1)), [0, 1, 0, 1])
+        plain = build_catalogue().get("zoo.baseline_classifier").create().fit(np.zeros((4, 1)), [0, 1, 0, 1])
         reg.register("bare", plain)  # registered from Python: no reference sample
     assert "keeps no reference sample" in one_line_error(zoo("monitor", "bare", files["clean"], ok=False))
     with Registry(registry_path) as reg:
-        assert reg.alerts() == [] and reg.batches() == []
+        assert store.alerts(reg) == [] and store.batches(reg) == []
         assert [v["ref"] for v in reg.versions()] == ["bare:1", "cancer:1"]

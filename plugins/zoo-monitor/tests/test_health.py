@@ -5,11 +5,8 @@ import numpy as np
 import pytest
 from zoo_monitor.health import HEALTH_BANDS, _drop, baseline_of, severity_of
 
-from zoo import Registry
-from zoo.catalogue import build_catalogue
+from zoo import DataError, Registry, ZooError, build_catalogue, predict_table
 from zoo.drift import load_reference
-from zoo.errors import DataError, ZooError
-from zoo.predicting import predict_table
 
 DRIFTED = ["mean radius", "mean texture", "worst smoothness"]
 

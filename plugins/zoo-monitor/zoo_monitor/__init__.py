@@ -2,10 +2,11 @@
 
 - ``batch_predicted``: every batch scored by ``zoo predict``, ``zoo detect`` or a model from
   ``Registry.load`` is summarised (rows, latency, prediction sketch, missing rates) and stored
-  with ``Registry.record_batch``;
+  in the plugin's ``batches`` table (``zoo_monitor.store``);
 - the ``monitor.health`` component: drift against the version's reference sample and
   performance against its validation metrics, folded into a health score from 0 to 100;
-- commands ``zoo monitor``, ``zoo alerts`` and ``zoo batches``.
+- commands ``zoo monitor``, ``zoo alerts`` and ``zoo batches``;
+- its tables, ``batches`` and ``alerts``, through ``register_migrations``.
 
 This is the plugin's entry module, imported whenever the ``zoo`` CLI starts, so it imports
 neither numpy nor pandas: the modules it names load them when they run.
@@ -39,6 +40,15 @@ def register_commands(cli: Any) -> None:
 
 
 @hookimpl
+def register_migrations(register: Callable[[str, Any], None]) -> None:
+    """Create the ``batches`` and ``alerts`` tables (``zoo_monitor.store.MIGRATIONS``)."""
+    from zoo_monitor.store import MIGRATIONS
+
+    for name, statements in MIGRATIONS.items():
+        register(name, statements)
+
+
+@hookimpl
 def batch_predicted(registry: Any, version: dict[str, Any] | None, inputs: Any, predictions: Any,
                     seconds: float) -> None:
     """Store a summary of the batch with the version that scored it.
@@ -50,11 +60,11 @@ def batch_predicted(registry: Any, version: dict[str, Any] | None, inputs: Any, 
     (the version was deleted meanwhile, the registry stays locked) is reported as a warning:
     scoring has already succeeded, and monitoring must never make it fail.
     """
-    if version is None or registry is None or not hasattr(registry, "record_batch"):
+    if version is None or registry is None or not hasattr(registry, "write"):
         return
     import sqlite3
 
-    from zoo.errors import ZooError
+    from zoo import ZooError
     from zoo_monitor.batches import record
 
     source = _source()
@@ -80,7 +90,7 @@ def _thread_registry(registry: Any) -> Any:
     if opened is None:
         opened = _local.registries = {}
     if registry.path not in opened:
-        from zoo.errors import ZooError
+        from zoo import ZooError
 
         if not registry.path.exists():  # never create a registry as a side effect of scoring
             raise ZooError(f"the registry {registry.path} is gone")

@@ -1,4 +1,5 @@
-"""Summaries of scored batches: what the ``batch_predicted`` hook stores in the registry.
+"""Summaries of scored batches: what the ``batch_predicted`` hook stores in the registry
+(``zoo_monitor.store``).
 
 A summary is small, JSON-able and cheap to make (it runs on every batch):
 
@@ -30,7 +31,7 @@ def summarise(version: dict[str, Any], inputs: Any, predictions: Any, seconds: f
 
     ``predictions`` is what the model returned: ``zoo predict``'s output table
     (``prediction``/``proba_<class>`` or ``anomaly_score``/``anomaly`` columns), or an array from
-    ``predict``, ``predict_proba`` or ``score``.
+    ``predict``, ``predict_proba`` or ``decision_function``.
     """
     import numpy as np
 
@@ -65,9 +66,11 @@ def summarise(version: dict[str, Any], inputs: Any, predictions: Any, seconds: f
 
 def record(registry: Any, version: dict[str, Any], inputs: Any, predictions: Any, seconds: float,
            source: str) -> dict[str, Any]:
-    """Summarise a batch and store it with ``registry.record_batch``; returns the stored row."""
+    """Summarise a batch and store it in ``registry``; returns the stored row."""
+    from zoo_monitor.store import record_batch
+
     summary = summarise(version, inputs, predictions, seconds)
-    return registry.record_batch(version["ref"], summary["rows"], seconds, summary, source)
+    return record_batch(registry, version["ref"], summary["rows"], seconds, summary, source)
 
 
 def shift(summary: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any] | None:

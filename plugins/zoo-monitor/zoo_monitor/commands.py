@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from zoo.cli import (
+from zoo import DataError, ZooError
+from zoo.clitools import (
     console,
     err_console,
     json_option,
@@ -22,7 +23,6 @@ from zoo.cli import (
     print_json,
     progress_steps,
 )
-from zoo.errors import DataError, ZooError
 
 MONITOR = "monitor.health"
 #: Lineage relation from a challenger to the version it was retrained from.
@@ -73,7 +73,7 @@ def monitor(ctx: click.Context, ref: str, current: str, target: str | None, thre
     Exit status: 0 healthy (health >= --threshold), 3 unhealthy (below it, whether or not
     --retrain registered a challenger), 1 an error, 2 a usage error.
     """
-    from zoo.catalogue import build_catalogue
+    from zoo import build_catalogue
 
     if retrain and not target:
         raise ZooError("--retrain needs --target COL: the challenger is trained on CURRENT's labels")
@@ -109,9 +109,10 @@ def monitor(ctx: click.Context, ref: str, current: str, target: str | None, thre
 def _check(registry: Any, version: dict[str, Any], current: str, target: str | None, watcher: Any,
            cooldown: float, threshold: float, n_batches: int) -> dict[str, Any]:
     """Score CURRENT, store the alerts; the report `zoo monitor` prints."""
+    from zoo import predict_table
     from zoo.data import as_target, read_table
     from zoo.drift import load_reference
-    from zoo.predicting import predict_table
+    from zoo_monitor import store
     from zoo_monitor.batches import shift, summarise
     from zoo_monitor.health import baseline_of, severity_of
 
@@ -141,15 +142,15 @@ def _check(registry: Any, version: dict[str, Any], current: str, target: str | N
         step("testing drift")
         watcher.fit(reference, ref_table, baseline_of(version))
         result = watcher.observe(df, cur_table, y)
-        recent = registry.batches(version["ref"], limit=max(n_batches, 50))
+        recent = store.batches(registry, version["ref"], limit=max(n_batches, 50))
         latency = watcher.check_latency(recent)
         if latency:
             result["alerts"].append(latency)
         step("storing alerts")
         alerts = []
         for alert in result["alerts"]:
-            stored = registry.raise_alert(version["ref"], alert["check"], alert["severity"],
-                                          alert["message"], alert.get("details"), cooldown)
+            stored = store.raise_alert(registry, version["ref"], alert["check"], alert["severity"],
+                                       alert["message"], alert.get("details"), cooldown)
             entry = {k: alert[k] for k in ("check", "severity", "message")}
             entry["raised"] = stored["raised"]
             entry["id"] = stored["id"]
@@ -175,28 +176,41 @@ def _check(registry: Any, version: dict[str, Any], current: str, target: str | N
 
 
 def _retrain(registry: Any, version: dict[str, Any], df: Any, target: str, health: float) -> dict[str, Any]:
-    """Train REF's component with REF's params on CURRENT, register it as a challenger of REF."""
-    import tempfile
-
-    from zoo.catalogue import build_catalogue
-    from zoo.training import train
+    """Train REF's component with REF's params on CURRENT's columns of REF's training schema
+    (its features and the target), register it as a challenger of REF."""
+    import zoo
 
     if version["kind"] != "predictor":
         raise ZooError(f"{version['ref']} is a {version['kind']}: --retrain trains predictors only")
-    info = build_catalogue().get(version["component"])
+    info = zoo.build_catalogue().get(version["component"])
     # Stored params may hold extra facts (a calibrated model's summary); train with the component's own.
     params = {k: v for k, v in version["params"].items() if k in info.params}
-    with tempfile.TemporaryDirectory(prefix="zoo-retrain-") as tmp:
-        with err_console.status(f"training a challenger of {version['ref']} on {len(df)} rows"):
-            result = train(info, df, target, params, artifact_dir=tmp)
-        new = registry.register(
-            version["name"], result.model, metrics=result.metrics, data=result.data,
-            artifacts=result.artifacts, parents=[version["ref"]], relation=RELATION,
+    columns = _training_columns(version, target)
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(f"CURRENT has no column {missing[0]!r}, which {version['ref']} was trained "
+                        "with: --retrain trains on the same columns")
+    with err_console.status(f"training a challenger of {version['ref']} on {len(df)} rows"):
+        new, _ = zoo.train_and_register(
+            registry, info, df[columns], target, name=version["name"], params=params,
+            parents=[version["ref"]], relation=RELATION,
             tags={"retrained_from": version["ref"], "trigger": f"zoo monitor health {health:.1f}"},
             description=f"Retrained from {version['ref']} by zoo monitor (health {health:.1f}/100)",
         )
     registry.set_alias(version["name"], CHALLENGER, new["version"])
     return registry.get(new["ref"])
+
+
+def _training_columns(version: dict[str, Any], target: str) -> list[str]:
+    """The columns REF was trained on, its label renamed to ``target``: the schema of its
+    training table, else (a version registered from Python) its features."""
+    meta = version.get("metadata") or {}
+    schema = list((version.get("data") or {}).get("schema") or {})
+    if schema:
+        features = [c for c in schema if c != meta.get("target")]
+    else:
+        features = list(meta.get("feature_names") or [])
+    return [c for c in features if c != target] + [target]
 
 
 # --- printing ---
@@ -346,7 +360,9 @@ def alerts(ctx: click.Context, ref: str | None, severity: str, limit: int, as_js
     one version (REF = name:3 or name@alias)."""
     if limit < 1:
         raise ZooError(f"--limit must be at least 1, got {limit}")
-    rows = open_registry(ctx).alerts(**_scope(ref), min_severity=severity, limit=limit)
+    from zoo_monitor import store
+
+    rows = store.alerts(open_registry(ctx), **_scope(ref), min_severity=severity, limit=limit)
     if as_json:
         print_json(_clean(rows))
         return
@@ -366,7 +382,9 @@ def batches(ctx: click.Context, ref: str, limit: int, as_json: bool) -> None:
     """List the batches recorded for REF (a model name: all its versions; or name:3, name@alias)."""
     if limit < 1:
         raise ZooError(f"--limit must be at least 1, got {limit}")
-    rows = open_registry(ctx).batches(**_scope(ref), limit=limit)
+    from zoo_monitor import store
+
+    rows = store.batches(open_registry(ctx), **_scope(ref), limit=limit)
     if as_json:
         print_json(_clean(rows))
         return

@@ -3,7 +3,7 @@
 The drift decisions come from a drift test of the catalogue (``drift.auto`` by default)
 and the effect sizes from ``drift.psi``, both from the zoo-drift plugin; performance is
 scored with the same metrics as the version's stored validation metrics
-(``zoo.evaluation.score``).
+(``zoo.metrics.score``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from zoo.errors import DataError, ZooError
-from zoo.interfaces import Monitor
+from zoo import DataError, Monitor, ZooError
 
 #: Alert severity by health, lowest band first: below 20 CRITICAL, below 40 HIGH, ...
 HEALTH_BANDS = ((20.0, "CRITICAL"), (40.0, "HIGH"), (60.0, "MEDIUM"), (80.0, "LOW"))
@@ -145,8 +144,8 @@ class HealthMonitor(Monitor):
         """A ``latency`` alert when the ``recent`` newest batches take ``latency_factor`` times
         longer per row (median) than the older ones of the same version; ``None`` otherwise.
 
-        ``batches`` are ``Registry.batches(ref)``'s rows, newest first. Needs at least
-        ``recent`` older batches to compare with.
+        ``batches`` are ``zoo_monitor.store.batches(registry, ref)``'s rows, newest first.
+        Needs at least ``recent`` older batches to compare with.
         """
         import numpy as np
 
@@ -203,7 +202,7 @@ class HealthMonitor(Monitor):
     def _performance(self, predictions: Any, y: Any) -> dict[str, Any]:
         import numpy as np
 
-        from zoo.evaluation import score
+        from zoo.metrics import score
 
         task, stored = self.baseline_["task"], self.baseline_["metrics"]
         if task not in ("classification", "regression"):
@@ -366,8 +365,7 @@ def severity_of(health: float) -> str | None:
 
 
 def _catalogue_test(name: str, **params: Any) -> Any:
-    from zoo.catalogue import build_catalogue
-    from zoo.errors import NotFoundError
+    from zoo import NotFoundError, build_catalogue
 
     catalogue = build_catalogue()
     qualified = name if "." in name else f"drift.{name}"
