@@ -31,7 +31,7 @@ def main() -> None:
 
     from zoo import Registry
     from zoo.catalogue import build_catalogue
-    from zoo.distributed import dask_client, predict_partitions
+    from zoo.default_plugins.tune.distributed import dask_client, predict_partitions
 
     rng = np.random.default_rng(0)
     columns = [f"f{i}" for i in range(20)]

@@ -134,7 +134,7 @@ def bench_conformal(X, y, level: float = 0.9) -> dict | None:
     """Coverage and mean width of zoo's split conformal intervals and MAPIE's, same split."""
     import numpy as np
 
-    from zoo import conformal
+    from zoo.default_plugins import conformal
     from zoo.catalogue import build_catalogue
 
     n = len(X)

@@ -45,7 +45,7 @@ class ZooGroup(click.Group):
 
         name = name or cmd.name
         owner = current_plugin() or "zoo"
-        if name in self.commands:
+        if name in self.commands and self.owners.get(name, "zoo") != owner:
             from zoo.plugins import get_plugins
 
             get_plugins().conflict("command", name, self.owners.get(name, "zoo"), owner)
@@ -285,36 +285,40 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
     registry = open_registry(ctx)
     version = registry.get(ref)
     hook = get_plugins().hook
+    intervals = note = None
+    if interval is not None:
+        answer = hook.prediction_intervals(registry=registry, version=version, level=interval,
+                                           method=method)
+        if answer is None:
+            raise ZooError("--interval needs a plugin that computes intervals (the built-in "
+                           "zoo.conformal); `zoo plugins --all` lists them")
+        intervals, note = answer
     if engine != "local":
-        options = {"scheduler": scheduler, "chunk_rows": chunk_rows, "interval": interval,
-                   "method": method, "as_json": as_json}
+        options = {"scheduler": scheduler, "chunk_rows": chunk_rows, "intervals": intervals,
+                   "as_json": as_json}
         parts = hook.predict_with_engine(engine=engine, registry=registry, version=version,
                                          data=data, output=output, options=options)
         if parts is None:
             raise ZooError(f"no plugin runs the prediction engine {engine!r}; use --engine local "
                            "or install the plugin that provides it (`zoo plugins` lists them)")
+        if note:
+            err_console.print(note, highlight=False, soft_wrap=True)
         return
     if scheduler:
         raise ZooError("--scheduler needs --engine dask")
     model = registry.load(ref, observed=False)  # reports each chunk itself
-    seconds, note = 0.0, None
+    seconds = 0.0
 
     def scored() -> Iterator[Any]:
-        nonlocal seconds, note
+        nonlocal seconds
         for n, chunk in enumerate(iter_table(data, chunk_rows)):
             start = time.perf_counter()
             with warnings.catch_warnings():
                 if n:  # the first chunk already warned about extra columns
                     warnings.simplefilter("ignore")
                 out = predict_table(model, chunk)
-                if interval is not None:
-                    answer = hook.prediction_intervals(
-                        registry=registry, version=version, model=model, inputs=chunk,
-                        predictions=out, level=interval, method=method)
-                    if answer is None:
-                        raise ZooError("--interval needs a plugin that computes intervals (the "
-                                       "built-in zoo.conformal); `zoo plugins --all` lists them")
-                    out, note = answer
+                if intervals is not None:
+                    out = intervals(model, chunk, out)
             elapsed = time.perf_counter() - start
             seconds += elapsed
             batch_predicted(registry, version, chunk, out, elapsed)
@@ -578,6 +582,52 @@ def audit(ctx: click.Context, name: str | None, limit: int, as_json: bool) -> No
     console.print(table)
 
 
+@cli.command("export")
+@click.argument("refs", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Bundle file to write, e.g. fraud.zoo.")
+@json_option
+@click.pass_context
+def export_command(ctx: click.Context, refs: tuple[str, ...], output: str, as_json: bool) -> None:
+    """Write versions (REFS: name for all versions, name:3, name@alias) to a portable bundle."""
+    result = open_registry(ctx).export(list(refs), output)
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"Exported {len(result['versions'])} versions and {result['artifacts']} artifacts "
+                  f"to {result['path']} ({result['bytes']} bytes)")
+
+
+@cli.command("import")
+@click.argument("bundle", type=click.Path(dir_okay=False))
+@json_option
+@click.pass_context
+def import_command(ctx: click.Context, bundle: str, as_json: bool) -> None:
+    """Restore a bundle into the registry; every hash is verified before anything is written."""
+    result = open_registry(ctx).import_bundle(bundle)
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"Imported {len(result['imported'])} versions"
+                  + (f", skipped {len(result['skipped'])} already present" if result["skipped"] else ""))
+    for ref in result["imported"]:
+        console.print(f"  {ref}")
+
+
+@cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@json_option
+@click.pass_context
+def backup_command(ctx: click.Context, path: str, as_json: bool) -> None:
+    """Copy the registry and its artifacts to PATH while other processes keep writing."""
+    result = open_registry(ctx).backup(path)
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"Backed up {result['versions']} versions and {result['artifacts']} artifacts to "
+                  f"{result['path']}; use it with --registry {result['path']}")
+
+
 def _add_plugin_commands() -> None:
     """Let plugins add commands once every built-in command exists."""
     from zoo.plugins import get_plugins
@@ -588,9 +638,6 @@ def _add_plugin_commands() -> None:
         ZooGroup.load_error = exc
 
 
-from zoo import commands  # noqa: E402 - the modules there decorate `cli`, defined above
-
-commands.load_all()
 _add_plugin_commands()
 
 

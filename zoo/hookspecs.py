@@ -72,18 +72,20 @@ def training_artifacts(model: Any, X_test: Any, y_test: Any, split: dict[str, An
 
 
 @hookspec(firstresult=True)
-def prediction_intervals(registry: Any, version: dict[str, Any], model: Any, inputs: Any,
-                         predictions: Any, level: float, method: str | None) -> tuple[Any, str] | None:
-    """``predictions`` (a DataFrame) with interval or prediction-set columns holding the truth
-    with probability ``level``, and a one-line note on how they were made."""
+def prediction_intervals(registry: Any, version: dict[str, Any], level: float,
+                         method: str | None) -> tuple[Callable[[Any, Any, Any], Any], str] | None:
+    """How to add interval or prediction-set columns holding the truth with probability
+    ``level``: a picklable ``add(model, inputs, predictions) -> predictions`` (made once,
+    applied to every chunk, also on Dask workers) and a one-line note on what they guarantee."""
 
 
 @hookspec(firstresult=True)
 def predict_with_engine(engine: str, registry: Any, version: dict[str, Any], data: str,
                         output: str | None, options: dict[str, Any]) -> list[dict[str, Any]] | None:
     """Score the files ``data`` names with ``version`` on ``engine`` (e.g. "dask") into
-    ``output``; ``options`` holds scheduler, chunk_rows, interval, method. Returns one summary
-    per file, or None when this plugin does not run ``engine``."""
+    ``output``; ``options`` holds scheduler, chunk_rows, as_json and ``intervals`` (the
+    ``prediction_intervals`` answer, or None). Prints what it did and returns one summary per
+    file, or None when this plugin does not run ``engine``."""
 
 
 # --- Events: called after the fact; monitors implement these ---

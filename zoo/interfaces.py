@@ -23,7 +23,13 @@ _PARAM_DEFAULTS: dict[type, dict[str, Any]] = {}
 
 
 class Component:
-    """Common base: parameters, catalogue metadata and persistence."""
+    """Common base: parameters, catalogue metadata and persistence.
+
+    Parameters follow scikit-learn: ``get_params(deep=True)`` also lists a nested
+    component's parameters as ``name__param``, ``set_params(name__param=...)`` sets them,
+    and ``sklearn.base.clone`` works on any component whose ``__init__`` only stores its
+    arguments. ``zoo.testing.check_component`` checks all of it.
+    """
 
     kind: ClassVar[str] = ""
     component: ClassVar[str] = ""
@@ -50,27 +56,64 @@ class Component:
         doc = inspect.getdoc(cls) or ""
         return doc.strip().splitlines()[0] if doc.strip() else ""
 
-    def get_params(self, deep: bool = False) -> dict[str, Any]:
-        """Current values of the ``__init__`` parameters."""
-        return {name: getattr(self, name) for name in self.param_defaults()}
+    def store_params(self, values: dict[str, Any]) -> None:
+        """Keep each ``__init__`` argument as the attribute of the same name, unchanged.
+
+        An ``__init__`` calls ``self.store_params(locals())`` as its only statement: the
+        same as writing ``self.name = name`` for every parameter, which is all scikit-learn
+        lets an ``__init__`` do (validation belongs in ``fit``).
+        """
+        for name in self.param_defaults():
+            setattr(self, name, values[name])
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Current values of the ``__init__`` parameters; with ``deep``, a parameter that is
+        itself a component (or a scikit-learn estimator) adds its own as ``name__param``."""
+        params = {name: getattr(self, name) for name in self.param_defaults()}
+        if deep:
+            for name, value in list(params.items()):
+                if hasattr(value, "get_params") and not isinstance(value, type):
+                    params.update({f"{name}__{k}": v for k, v in value.get_params(deep=True).items()})
+        return params
 
     def set_params(self, **params: Any) -> Component:
-        """Set ``__init__`` parameters by name; unknown names raise ``ValueError``."""
+        """Set parameters by name, a nested one as ``name__param``; returns ``self``.
+
+        An unknown name raises ``ValueError`` naming the valid ones; nothing is set then.
+        """
         valid = self.param_defaults()
-        for key, value in params.items():
-            if key not in valid:
+        nested: dict[str, dict[str, Any]] = {}
+        for key in params:
+            name, nest, sub = key.partition("__")
+            if name not in valid:
                 raise ValueError(
-                    f"{self.component or type(self).__name__} has no parameter {key!r}; "
+                    f"{self.component or type(self).__name__} has no parameter {name!r}; "
                     f"valid: {', '.join(sorted(valid)) or 'none'}"
                 )
-            setattr(self, key, value)
+            if nest:
+                inner = params.get(name, getattr(self, name))  # a new inner component is set first
+                if not hasattr(inner, "set_params") or isinstance(inner, type):
+                    raise ValueError(f"{self.component or type(self).__name__}.{name} is "
+                                     f"{inner!r}, not a component: it has no parameter {sub!r}")
+                nested.setdefault(name, {})[sub] = params[key]
+        for key, value in params.items():
+            if "__" not in key:
+                setattr(self, key, value)
+        for name, inner_params in nested.items():
+            getattr(self, name).set_params(**inner_params)
         return self
 
     def __repr__(self) -> str:
         defaults = self.param_defaults()
-        changed = {k: v for k, v in self.get_params().items() if v != defaults.get(k)}
+        changed = {k: v for k, v in self.get_params(deep=False).items() if not _same(v, defaults.get(k))}
         args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
         return f"{type(self).__name__}({args})"
+
+    def check_fitted(self) -> None:
+        """Raise ``RuntimeError`` saying to call ``fit`` unless the component has fitted state
+        (an attribute whose name ends in ``_``); ``save`` and scoring methods start with it."""
+        if not any(k.endswith("_") and not k.startswith("_") for k in vars(self)):
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
 
     # --- persistence: one artifact file plus a JSON-able metadata dict ---
 
@@ -85,12 +128,27 @@ class Component:
 
     @classmethod
     def load(cls, path: str | Path, metadata: dict[str, Any] | None = None) -> Component:
-        """Rebuild a fitted component from ``save``'s file and its ``metadata``."""
+        """Rebuild a fitted component from ``save``'s file; ``metadata`` is what ``metadata``
+        returned at save time (after a trip through JSON), for checks and parameters.
+
+        Do not restore the metadata here: ``from_artifact`` calls ``restore_metadata`` next.
+        """
         raise NotImplementedError(f"{cls.__name__} does not implement load()")
 
     def restore_metadata(self, metadata: dict[str, Any] | None) -> None:
-        """Set what ``metadata`` recorded (feature names, classes, ...) on a loaded component;
-        the kernel calls it after ``load``, so plugins need not."""
+        """Set what ``metadata`` recorded (feature names, classes, ...) on a loaded component.
+
+        ``from_artifact`` calls it right after ``load``; a base class that records metadata
+        restores it here, so plugins need not.
+        """
+
+    @classmethod
+    def from_artifact(cls, path: str | Path, metadata: dict[str, Any] | None = None) -> Component:
+        """``load`` then ``restore_metadata``: a fitted component from its file and metadata,
+        as the registry loads every version (and a component loads the ones it holds)."""
+        model = cls.load(path, metadata)
+        model.restore_metadata(metadata)
+        return model
 
 
 class BaseMLModel(Component):
@@ -137,7 +195,21 @@ class BaseMLModel(Component):
         if "target" in metadata:
             self.target_name_ = metadata["target"]
 
-    _restore_metadata = restore_metadata  # until every plugin leaves it to the kernel
+    def expect_features(self, n_features: int, metadata: dict[str, Any] | None, source: Any) -> None:
+        """For a ``load`` whose file knows how many columns it takes but not their names (a
+        booster trained on an array): check that ``metadata`` names ``n_features`` of them
+        (an ``IntegrityError`` naming ``source`` otherwise), or, loaded without metadata,
+        call them ``x0``, ``x1``, ... as ``zoo.data.as_frame`` names an array's columns."""
+        import numpy as np
+
+        from zoo.errors import IntegrityError
+
+        names = (metadata or {}).get("feature_names")
+        if names is None:
+            self.feature_names_in_ = np.asarray([f"x{i}" for i in range(n_features)], dtype=object)
+        elif len(names) != n_features:
+            raise IntegrityError(f"refusing to load {source}: the model has {n_features} features "
+                                 f"but its metadata names {len(names)}")
 
     def fit(self, X: Any, y: Any) -> BaseMLModel:
         """Fit on feature table ``X`` and target ``y``; returns ``self``."""
@@ -203,14 +275,20 @@ class BaseMLModel(Component):
 
 
 class Detector(Component):
-    """An unsupervised anomaly detector: ``score`` is higher for more anomalous rows.
+    """An unsupervised anomaly detector, named after PyOD's ``BaseDetector``.
 
-    ``fit`` learns ``threshold_`` so that a ``contamination`` share of the training rows
-    score above it; ``predict`` returns 1 for rows above the threshold. Training rows are
-    scored through the same ``_score`` as new rows, so a row scores the same either way
-    (for nearest-neighbour detectors a training row is its own neighbour: we accept that
-    rather than score training rows differently from new ones). The training scores are
-    kept as ``training_scores_`` so ``set_contamination`` can move the threshold later.
+    ``decision_function(X)`` is the anomaly score of each row, higher for more anomalous
+    rows. ``fit`` keeps the training rows' scores as ``decision_scores_`` and learns
+    ``threshold_`` so that a ``contamination`` share of them lie above it; ``predict``
+    returns 1 for rows scoring above the threshold, else 0. Unlike PyOD, training rows are
+    scored through the same ``decision_function`` as new rows, so a row scores the same
+    either way (for nearest-neighbour detectors a training row is its own neighbour: we
+    accept that rather than score training rows differently from new ones).
+    ``set_contamination`` moves the threshold later, from ``decision_scores_``.
+
+    Subclasses implement ``_fit(X)`` and ``_decision_function(X)`` on checked DataFrames,
+    plus ``save``/``load``; the feature names, threshold and contamination are kept in
+    ``metadata`` and restored by ``restore_metadata``.
     """
 
     kind = "detector"
@@ -228,6 +306,17 @@ class Detector(Component):
             meta["contamination"] = getattr(self, "contamination", None)
         return meta
 
+    def restore_metadata(self, metadata: dict[str, Any] | None) -> None:
+        import numpy as np
+
+        metadata = metadata or {}
+        if "feature_names" in metadata:
+            self.feature_names_in_ = np.asarray(metadata["feature_names"], dtype=object)
+        if metadata.get("threshold") is not None:
+            self.threshold_ = float(metadata["threshold"])
+        if metadata.get("contamination") is not None and "contamination" in self.param_defaults():
+            self.contamination = metadata["contamination"]
+
     def fit(self, X: Any, y: Any = None) -> Detector:
         """Fit on ``X`` (labels are ignored) and learn the contamination threshold."""
         import numpy as np
@@ -238,28 +327,28 @@ class Detector(Component):
         X = check_values(as_frame(X), self.allow_missing, self.component)
         self.feature_names_in_ = X.columns.to_numpy(dtype=object)
         self._fit(X)
-        self.training_scores_ = np.asarray(self._score(X), dtype=float)
-        self.threshold_ = contamination_threshold(self.training_scores_, contamination)
+        self.decision_scores_ = np.asarray(self._decision_function(X), dtype=float)
+        self.threshold_ = contamination_threshold(self.decision_scores_, contamination)
         return self
 
     def set_contamination(self, contamination: float) -> Detector:
         """Move ``threshold_`` so a ``contamination`` share of the training rows score above it."""
-        if getattr(self, "training_scores_", None) is None:
+        if getattr(self, "decision_scores_", None) is None:
             from zoo.errors import ZooError
 
             raise ZooError(f"{self.component} kept no training scores, so its threshold cannot "
                            "move; retrain it with the contamination you want")
         self.contamination = check_contamination(contamination)
-        self.threshold_ = contamination_threshold(self.training_scores_, self.contamination)
+        self.threshold_ = contamination_threshold(self.decision_scores_, self.contamination)
         return self
 
-    def score(self, X: Any) -> Any:
-        """Anomaly score per row, higher means more anomalous."""
-        return self._score(self._check(X))
+    def decision_function(self, X: Any) -> Any:
+        """Anomaly score per row (a float array), higher means more anomalous."""
+        return self._decision_function(self._check(X))
 
     def predict(self, X: Any) -> Any:
         """1 for rows scoring above ``threshold_``, else 0."""
-        return (self.score(X) > self.threshold_).astype(int)
+        return (self.decision_function(X) > self.threshold_).astype(int)
 
     def explain(self, X: Any) -> Any:
         """Each feature's share of each row's anomaly score (rows x features)."""
@@ -275,7 +364,7 @@ class Detector(Component):
     def _fit(self, X: Any) -> None:
         raise NotImplementedError
 
-    def _score(self, X: Any) -> Any:
+    def _decision_function(self, X: Any) -> Any:
         raise NotImplementedError
 
 
@@ -375,14 +464,16 @@ class Monitor(Component):
 
 
 # --- Optional capabilities: a component has one when it defines the member; zoo checks with
-# isinstance(model, Contributions) etc., never by probing names in each module. ---
+# isinstance(model, Contributions) etc., never by probing names in each module, and
+# zoo.testing checks each one a component has. ---
 
 
 @runtime_checkable
 class Contributions(Protocol):
     """A predictor that explains itself natively (e.g. TreeSHAP): ``contributions(X)`` is an
     ``(n, p + 1)`` array, one column per feature in order plus the bias last, summing to the
-    raw margin; multiclass models may return ``(n, k, p + 1)``. Used by ``zoo explain``."""
+    raw margin (``decision_function(X)`` when the model has one); models with k outputs
+    (multiclass, several quantiles) may return ``(n, k, p + 1)``. Used by ``zoo explain``."""
 
     def contributions(self, X: Any) -> Any: ...
 
@@ -390,15 +481,16 @@ class Contributions(Protocol):
 @runtime_checkable
 class QuantilePredictor(Protocol):
     """A regressor with a quantile objective: ``predict_quantiles(X)`` is an ``(n, 2)`` array of
-    the lower and upper quantile; conformal intervals then adapt to each row (CQR)."""
+    the lower and upper quantile (lower <= upper); conformal intervals then adapt to each row (CQR)."""
 
     def predict_quantiles(self, X: Any) -> Any: ...
 
 
 @runtime_checkable
 class SearchSpace(Protocol):
-    """A component class that proposes tuning ranges: ``search_space()`` returns
-    ``{param: {"type": "int"|"float"|"categorical", "low", "high", "log", "choices"}}``."""
+    """A component class that proposes tuning ranges for ``zoo tune``: ``search_space()`` maps
+    some of its ``__init__`` parameters to ``{"type": "int"|"float", "low", "high", "log"}``
+    or ``{"type": "choice", "choices": [...]}``."""
 
     @classmethod
     def search_space(cls) -> dict[str, dict[str, Any]]: ...
@@ -406,8 +498,9 @@ class SearchSpace(Protocol):
 
 @runtime_checkable
 class KeyColumns(Protocol):
-    """A model that needs columns beyond its features at predict time (e.g. group columns of a
-    group-wise calibrated model): ``key_columns`` names them."""
+    """A model that needs columns beyond its features at predict time, used as labels rather
+    than numbers (e.g. the group columns of a group-wise calibrated model): ``key_columns``
+    names them, and they are among its ``feature_names``."""
 
     key_columns: tuple[str, ...]
 
@@ -424,3 +517,11 @@ BASES: dict[str, type[Component]] = {
 def _plain(value: Any) -> Any:
     """numpy scalars to Python scalars, for JSON."""
     return value.item() if hasattr(value, "item") else value
+
+
+def _same(a: Any, b: Any) -> bool:
+    """``a == b`` as a bool, False where comparing fails or is ambiguous (arrays)."""
+    try:
+        return bool(a == b)
+    except Exception:
+        return False

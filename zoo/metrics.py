@@ -9,6 +9,19 @@ import numpy as np
 
 _EPS = 1e-15
 
+#: Metrics where a larger value is better; the others (log_loss, rmse, mae) are losses.
+HIGHER_IS_BETTER = frozenset({"accuracy", "roc_auc", "f1", "r2"})
+#: The metric a model of each task is judged by unless told otherwise (compare, tune).
+DEFAULT_METRIC = {"classification": "roc_auc", "regression": "rmse"}
+
+
+def score(task: str, y_true: Any, outputs: Any, classes: Any = None) -> dict[str, float]:
+    """The validation metrics of ``task``: ``classification`` of class probabilities
+    (rows x ``classes``) or ``regression`` of predicted values, against ``y_true``."""
+    if task == "classification":
+        return classification(y_true, outputs, classes)
+    return regression(y_true, outputs)
+
 
 def classification(y_true: Any, proba: Any, classes: Any) -> dict[str, float]:
     """accuracy, roc_auc (one-vs-rest macro for multiclass), f1 (macro for multiclass), log_loss."""

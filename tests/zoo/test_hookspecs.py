@@ -198,3 +198,117 @@ def test_a_failing_event_listener_does_not_undo_the_registration(add_plugin, reg
         with pytest.warns(UserWarning, match="listener exploded"):
             reg.register("m", model)
         assert reg.get("m")["version"] == 1
+
+
+def test_hook_register_migrations(add_plugin, tmp_path):
+    import sqlite3
+
+    from zoo import Registry
+
+    class Tables:
+        @hookimpl
+        def register_migrations(self, register):
+            register("m001_notes", ["CREATE TABLE t_notes (version_id INTEGER NOT NULL "
+                                    "REFERENCES versions(id) ON DELETE CASCADE, note TEXT)"])
+
+    add_plugin(Tables(), "t-tables")
+    path = tmp_path / "r.db"
+    Registry(path).close()
+    Registry(path).close()  # applied once, recorded under the plugin's name
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 't_notes'").fetchone()
+    assert conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 't-tables'"
+                        ).fetchall() == [("m001_notes",)]
+
+
+def test_hook_training_artifacts(add_plugin, registry_path, tmp_path):
+    from zoo import Registry, train_and_register
+
+    class Files:
+        @hookimpl
+        def training_artifacts(self, model, X_test, y_test, split, directory):
+            path = directory / "rows.txt"
+            path.write_text(f"{len(X_test)} {split['rows']}")
+            return {"rows.txt": path}
+
+    add_plugin(Files(), "t-files")
+    df = pd.DataFrame({"x": [float(i) for i in range(10)], "y": [float(i) for i in range(10)]})
+    with Registry(registry_path) as reg:
+        version, result = train_and_register(reg, "zoo.baseline_regressor", df, "y", name="m",
+                                             test_size=0.3)
+        assert "rows.txt" in version["artifacts"] and "reference.parquet" in version["artifacts"]
+        copy = reg.verified_copy(version, tmp_path / "copy", "rows.txt")
+        assert copy.read_text() == "3 3" and result.n_test == 3
+
+
+def test_hook_prediction_intervals(add_plugin, tmp_path):
+    from zoo.cli import cli
+
+    def band(model, inputs, predictions, level=0.5):
+        out = predictions.copy()
+        out["lower"], out["upper"] = out["prediction"] - level, out["prediction"] + level
+        return out
+
+    class Bands:
+        @hookimpl(tryfirst=True)
+        def prediction_intervals(self, registry, version, level, method):
+            return band, f"test band at {level}"
+
+    add_plugin(Bands(), "t-bands")
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0]}).to_csv(data, index=False)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["train", "zoo.baseline_regressor", str(data), "--target", "y",
+                               "--name", "m", "--test-size", "0"]).exit_code == 0
+    result = runner.invoke(cli, ["predict", "m", str(data), "--interval", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "x,y,prediction,lower,upper" in result.output and "test band at 0.5" in result.output
+
+
+def test_hook_predict_with_engine(add_plugin, tmp_path):
+    from zoo.cli import cli
+
+    calls = []
+
+    class Engine:
+        @hookimpl
+        def predict_with_engine(self, engine, registry, version, data, output, options):
+            if engine != "t-engine":
+                return None
+            calls.append((version["ref"], data, output, options["chunk_rows"], options["intervals"]))
+            return [{"rows": 3}]
+
+    add_plugin(Engine(), "t-engine")
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0]}).to_csv(data, index=False)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["train", "zoo.baseline_regressor", str(data), "--target", "y",
+                               "--name", "m", "--test-size", "0"]).exit_code == 0
+    result = runner.invoke(cli, ["predict", "m", str(data), "--engine", "t-engine", "-o", "out"])
+    assert result.exit_code == 0, result.output
+    assert calls == [("m:1", str(data), "out", 100_000, None)]
+    unknown = runner.invoke(cli, ["predict", "m", str(data), "--engine", "nope"])
+    assert unknown.exit_code == 1 and "no plugin runs the prediction engine 'nope'" in unknown.output
+
+
+def test_hooks_run_through_pluggy_so_wrappers_run(add_plugin, registry_path):
+    """A new-style ``wrapper=True`` implementation sees the call and every answer: hooks are
+    called through pluggy's relay, not one implementation at a time."""
+    from zoo import Registry
+
+    seen = []
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def version_registered(self, registry, version):
+            seen.append(("before", version["ref"]))
+            result = yield
+            seen.append(("after", version["ref"]))
+            return result
+
+    add_plugin(Wrapper(), "t-wrapper")
+    add_plugin(Events(), "t-events")
+    model = BaselineRegressor().fit(pd.DataFrame({"x": [1.0]}), pd.Series([1.0]))
+    with Registry(registry_path) as reg:
+        reg.register("m", model)
+    assert seen == [("before", "m:1"), ("after", "m:1")]

@@ -255,3 +255,54 @@ def test_first_registered_plugin_keeps_a_name_unless_the_user_prefers_another(fr
     catalogue = build_catalogue(fresh)
     assert catalogue.get("shared.model").cls.origin == "second"
     assert catalogue.conflicts == [("shared.model", "second", "first")]
+
+
+def test_a_component_clash_fails_in_strict_mode(monkeypatch):
+    monkeypatch.setenv("ZOO_STRICT_PLUGINS", "1")
+    plugins = Plugins()
+    plugins.register(_clashing_plugin("first"), name="first")
+    plugins.register(_clashing_plugin("second"), name="second")
+    with pytest.raises(PluginError, match="'second' also provides component 'shared.model'"):
+        build_catalogue(plugins)
+
+
+def _command_plugin(name: str):
+    import click
+
+    class Commands:
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command(name=name)
+            def hijack():
+                """Pretends to be a built-in command."""
+                click.echo("hijacked")
+
+    return Commands()
+
+
+def test_a_plugin_command_never_replaces_a_built_in_one(add_plugin, monkeypatch):
+    from click.testing import CliRunner
+
+    from zoo import cli as cli_module
+    from zoo.plugins import get_plugins
+
+    monkeypatch.delenv("ZOO_STRICT_PLUGINS", raising=False)
+    monkeypatch.setattr(get_plugins(), "strict", False)
+    add_plugin(_command_plugin("models"), "t-hijack")
+    cli_module._add_plugin_commands()
+    result = CliRunner().invoke(cli_module.cli, ["models"])
+    assert result.exit_code == 0 and "hijacked" not in result.output
+    listing = json.loads(CliRunner().invoke(cli_module.cli, ["plugins", "--json"]).output)
+    assert {"kind": "command", "name": "models", "kept": "zoo", "refused": "t-hijack"} in listing["conflicts"]
+
+
+def test_a_command_clash_fails_in_strict_mode(add_plugin, monkeypatch):
+    from zoo import cli as cli_module
+    from zoo.plugins import get_plugins
+
+    monkeypatch.setattr(get_plugins(), "strict", True)
+    monkeypatch.setattr(cli_module.ZooGroup, "load_error", None)
+    add_plugin(_command_plugin("verify"), "t-hijack-strict")
+    cli_module._add_plugin_commands()
+    assert "'t-hijack-strict' also provides command 'verify'" in str(cli_module.ZooGroup.load_error)
+    assert cli_module.cli.commands["verify"].callback.__module__ == "zoo.cli"

@@ -10,8 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from zoo.hookspecs import hookimpl
-from zoo.interfaces import BaseMLModel
+from zoo import BaseMLModel, hookimpl
 
 
 class BaselineClassifier(BaseMLModel):
@@ -39,15 +38,17 @@ class BaselineClassifier(BaseMLModel):
         return np.repeat(self.classes_[int(np.argmax(self.class_prior_))], len(X))
 
     def save(self, path: str | Path) -> None:
+        """Write the class frequencies as JSON."""
+        self.check_fitted()
         Path(path).write_text(json.dumps({"class_prior": self.class_prior_.tolist()}))
 
     @classmethod
     def load(cls, path: str | Path, metadata: dict[str, Any] | None = None) -> BaselineClassifier:
+        """Read ``save``'s JSON (classes and columns come back from the metadata)."""
         import numpy as np
 
         model = cls()
-        model._restore_metadata(metadata)
-        model.class_prior_ = np.asarray(json.loads(Path(path).read_text())["class_prior"])
+        model.class_prior_ = np.asarray(json.loads(Path(path).read_text())["class_prior"], dtype=float)
         return model
 
 
@@ -67,12 +68,14 @@ class BaselineRegressor(BaseMLModel):
         return np.full(len(X), self.mean_)
 
     def save(self, path: str | Path) -> None:
+        """Write the training mean as JSON."""
+        self.check_fitted()
         Path(path).write_text(json.dumps({"mean": self.mean_}))
 
     @classmethod
     def load(cls, path: str | Path, metadata: dict[str, Any] | None = None) -> BaselineRegressor:
+        """Read ``save``'s JSON (columns come back from the metadata)."""
         model = cls()
-        model._restore_metadata(metadata)
         model.mean_ = float(json.loads(Path(path).read_text())["mean"])
         return model
 

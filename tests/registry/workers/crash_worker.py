@@ -25,7 +25,7 @@ from zoo.default_plugins.baselines import BaselineClassifier
 registry_path, acks_path, op, unit, kill_at, seed = sys.argv[1:7]
 kill_at, seed = int(kill_at), int(seed)
 rng = random.Random(seed)
-package_dir = str(Path(__import__("registry").__file__).parent)
+package_dir = str(Path(__import__("zoo_registry").__file__).parent)
 events = 0
 
 

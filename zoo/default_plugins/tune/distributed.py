@@ -1,9 +1,11 @@
-"""Work on a ``dask.distributed`` cluster: scoring partitioned data sets and tuning trials.
+"""Work on a ``dask.distributed`` cluster: scoring partitioned data sets
+(``zoo predict --engine dask``) and tuning trials (``zoo tune --engine dask``).
 
 Without a scheduler address a ``LocalCluster`` is started (one single-threaded worker
 process per core). Workers need zoo and the plugins of the models they load installed,
 like any process that loads a version. A version's artifact travels as the bytes the
-registry verified; each worker checks their sha256 again and loads the model once.
+registry verified; each worker checks their sha256 again and loads the model once, through
+``zoo.load_version`` like every other load.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import DataError, IntegrityError, ZooError
+from zoo import DataError, IntegrityError, ZooError
 
 #: Models already loaded in this (worker) process, by artifact sha256.
 _LOADED: dict[str, Any] = {}
@@ -54,63 +56,82 @@ def partitions(pattern: str) -> list[Path]:
     return files
 
 
+# --- zoo predict --engine dask ---
+
+
+def predict_on_dask(registry: Any, version: dict[str, Any], data: str, output: str | None,
+                    options: dict[str, Any]) -> list[dict[str, Any]]:
+    """``zoo predict --engine dask``: each file ``data`` names scored on the cluster into the
+    ``output`` directory; prints what it did (a summary, or JSON with ``options["as_json"]``)
+    and returns one summary per file."""
+    from zoo.clitools import err_console, print_json
+
+    if not output:
+        raise ZooError("--engine dask writes one output file per input file: give -o DIRECTORY")
+    files = partitions(data)
+    intervals = options.get("intervals")
+    with dask_client(options.get("scheduler")) as client:
+        parts = predict_partitions(client, registry, version, files, Path(output),
+                                   options.get("chunk_rows") or 100_000, intervals)
+    if options.get("as_json"):
+        print_json(parts)
+        return parts
+    rows = sum(p["rows"] for p in parts)
+    workers = len({p["worker_pid"] for p in parts})
+    err_console.print(f"Scored {rows} rows in {len(parts)} files on {workers} Dask workers "
+                      f"into {output}/ ({version['ref']})")
+    return parts
+
+
 def predict_partitions(client: Any, registry: Any, version: dict[str, Any], files: list[Path],
                        out_dir: Path, chunk_rows: int = 100_000,
-                       interval: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+                       intervals: Callable[[Any, Any, Any], Any] | None = None) -> list[dict[str, Any]]:
     """Score each file on the cluster into ``out_dir/<name>``; returns one summary per file.
 
-    ``interval`` (``{"record", "level", "method"}``, see ``zoo.conformal.with_intervals``)
-    adds interval columns, exactly as ``zoo predict --interval`` does in one process.
+    ``intervals(model, chunk, scored)`` (picklable) adds interval columns to each scored
+    chunk, exactly as ``zoo predict --interval`` does in one process.
     """
-    from zoo.catalogue import build_catalogue
-
-    info = build_catalogue().get(version["component"])
     with tempfile.TemporaryDirectory(prefix="zoo-dask-") as tmp:
-        path = registry.artifacts.copy_verified(version["artifact_sha256"], Path(tmp) / "model",
-                                                version["ref"])
-        payload = path.read_bytes()
+        payload = registry.verified_copy(version, Path(tmp) / "model").read_bytes()
     out_dir.mkdir(parents=True, exist_ok=True)
     [artifact] = client.scatter([payload], broadcast=True)
-    futures = [client.submit(_score_file, str(f), str(out_dir / f.name), artifact,
-                             version["artifact_sha256"], info.name, version["metadata"], chunk_rows,
-                             interval, pure=False)
+    futures = [client.submit(_score_file, str(f), str(out_dir / f.name), artifact, version, chunk_rows,
+                             intervals, pure=False)
                for f in files]
     return client.gather(futures)
 
 
-def _score_file(source: str, dest: str, artifact: bytes, sha256: str, component: str,
-                metadata: dict[str, Any], chunk_rows: int,
-                interval: dict[str, Any] | None = None) -> dict[str, Any]:
+def _score_file(source: str, dest: str, artifact: bytes, version: dict[str, Any], chunk_rows: int,
+                intervals: Callable[[Any, Any, Any], Any] | None = None) -> dict[str, Any]:
     """On a worker: load the model once per process, then stream one file through it."""
     import time
 
+    from zoo import load_version, predict_table
     from zoo.data import TableWriter, iter_table
-    from zoo.predicting import predict_table
 
+    sha256 = version["artifact_sha256"]
     model = _LOADED.get(sha256)
     if model is None:
         if hashlib.sha256(artifact).hexdigest() != sha256:
             raise IntegrityError(f"the artifact {sha256[:12]} changed on its way to the worker")
-        from zoo.catalogue import build_catalogue
-
         with tempfile.TemporaryDirectory(prefix="zoo-worker-") as tmp:
             path = Path(tmp) / "model"
             path.write_bytes(artifact)
-            model = build_catalogue().get(component).cls.load(path, metadata)
+            model = load_version(version, path)
         _LOADED[sha256] = model
     start, rows = time.perf_counter(), 0
     with TableWriter(dest) as writer:
         for chunk in iter_table(source, chunk_rows):
             out = predict_table(model, chunk)
-            if interval is not None:
-                from zoo.conformal import with_intervals
-
-                out = with_intervals(model, interval["record"], chunk, out, interval["level"],
-                                     interval["method"])
+            if intervals is not None:
+                out = intervals(model, chunk, out)
             writer.write(out)
             rows += len(chunk)
     return {"input": source, "output": dest, "rows": rows, "seconds": time.perf_counter() - start,
             "worker_pid": os.getpid()}
+
+
+# --- zoo tune --engine dask ---
 
 
 class DaskEngine:

@@ -13,10 +13,15 @@ from click.testing import CliRunner
 pytest.importorskip("dask.distributed")
 
 from zoo import Registry  # noqa: E402
-from zoo import tuning  # noqa: E402
 from zoo.catalogue import build_catalogue  # noqa: E402
 from zoo.cli import cli  # noqa: E402
-from zoo.distributed import DaskEngine, dask_client, partitions, predict_partitions  # noqa: E402
+from zoo.default_plugins.tune import tuning  # noqa: E402
+from zoo.default_plugins.tune.distributed import (  # noqa: E402
+    DaskEngine,
+    dask_client,
+    partitions,
+    predict_partitions,
+)
 from zoo.predicting import predict_table  # noqa: E402
 
 
@@ -51,7 +56,8 @@ def test_partitioned_scoring_equals_one_process_and_loads_once_per_worker(client
     for f in files:
         expected = predict_table(model, pd.read_parquet(f))
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / f.name), expected)
-    loaded = client.run(lambda: len(__import__("zoo.distributed").distributed._LOADED))
+    loaded = client.run(lambda: len(__import__("zoo.default_plugins.tune.distributed",
+                                               fromlist=["_LOADED"])._LOADED))
     assert sorted(loaded.values()) == [1, 1]  # each worker loaded the model once for 3 files
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from zoo.cli import cli, console, err_console, json_option, make_table, open_registry, print_json
-from zoo.errors import DataError
+from zoo import DataError
+from zoo.clitools import console, err_console, json_option, make_table, open_registry, print_json
 
 
-@cli.command()
+@click.command()
 @click.argument("ref")
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--target", help="Label column: needed for permutation importance, dropped otherwise.")
@@ -32,7 +32,8 @@ def explain(ctx: click.Context, ref: str, data: str, target: str | None, method:
             output: str | None, seed: int, as_json: bool) -> None:
     """Explain version REF on DATA: global feature importance and per-row contributions."""
     from zoo.data import read_table, write_table
-    from zoo.explain import contributions_frame, explain, plot_importance
+
+    from .explain import contributions_frame, explain, plot_importance
 
     if plot_path and not plot_path.lower().endswith(".png"):
         raise DataError(f"--plot writes a PNG: name the file like importance.png, not {plot_path}")

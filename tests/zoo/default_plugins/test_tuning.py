@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import load_breast_cancer
 
-from zoo import tuning
 from zoo.catalogue import build_catalogue
+from zoo.default_plugins.tune import tuning
 from zoo.errors import DataError, ZooError
 
 

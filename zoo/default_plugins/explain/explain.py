@@ -2,13 +2,13 @@
 
 Two ways, whichever the model allows:
 
-- **Native contributions.** A plugin's model may implement the optional method
-  ``contributions(X)``: an array of shape ``(n, p + 1)`` — one column per feature, in the
-  order of ``feature_names``, and a last column for the bias — or ``(n, k, p + 1)`` for a
-  model with k outputs (multiclass). Each row sums to the model's raw output (margin,
-  log-odds), as TreeSHAP's do for XGBoost (``pred_contribs``) and LightGBM
-  (``pred_contrib``). Global importance is the mean absolute contribution over rows (and
-  outputs).
+- **Native contributions.** A plugin's model may implement the optional capability
+  ``zoo.Contributions``, a method ``contributions(X)``: an array of shape ``(n, p + 1)`` —
+  one column per feature, in the order of ``feature_names``, and a last column for the
+  bias — or ``(n, k, p + 1)`` for a model with k outputs (multiclass). Each row sums to
+  the model's raw output (margin, log-odds), as TreeSHAP's do for XGBoost
+  (``pred_contribs``) and LightGBM (``pred_contrib``). Global importance is the mean
+  absolute contribution over rows (and outputs).
 - **Permutation importance**, for every other model (the scikit-learn ones): how much a
   loss grows when one column's values are shuffled, averaged over repeats. It needs
   labels, and uses nothing but the model's own ``validate``, so it works for any plugin.
@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import DataError, ZooError
+from zoo import Contributions, DataError, KeyColumns, ZooError
 
 METHODS = ("auto", "contributions", "permutation")
 #: Losses permutation importance watches by default (growth when a column is shuffled).
@@ -27,8 +27,8 @@ DEFAULT_METRIC = {"classification": "log_loss", "regression": "rmse"}
 
 
 def has_contributions(model: Any) -> bool:
-    """Whether the model computes native per-feature contributions."""
-    return callable(getattr(model, "contributions", None))
+    """Whether the model computes native per-feature contributions (``zoo.Contributions``)."""
+    return isinstance(model, Contributions)
 
 
 def explain(model: Any, X: Any, y: Any = None, method: str = "auto", metric: str | None = None,
@@ -45,7 +45,7 @@ def explain(model: Any, X: Any, y: Any = None, method: str = "auto", metric: str
     if method not in METHODS:
         raise ZooError(f"unknown explanation method {method!r}: use {', '.join(METHODS)}")
     features = list(model.feature_names)
-    X = align(X, features, keys=getattr(model, "key_columns", ()))
+    X = align(X, features, keys=model.key_columns if isinstance(model, KeyColumns) else ())
     use_native = method == "contributions" or (method == "auto" and has_contributions(model))
     if use_native:
         if not has_contributions(model):
@@ -87,7 +87,7 @@ def permutation_importance(model: Any, X: Any, y: Any, metric: str | None = None
     """
     import numpy as np
 
-    from zoo.evaluation import HIGHER_IS_BETTER
+    from zoo.metrics import HIGHER_IS_BETTER
 
     metric = metric or DEFAULT_METRIC[model.task]
     if n_repeats < 1:
@@ -134,7 +134,7 @@ def contributions_frame(model: Any, explanation: dict[str, Any], index: Any = No
 def plot_importance(explanation: dict[str, Any], path: str | Path, top: int = 20,
                     title: str | None = None) -> None:
     """A horizontal bar chart of the ``top`` most important features, largest on top."""
-    from zoo.evaluation import pyplot
+    from zoo.metrics import HIGHER_IS_BETTER
 
     rows = explanation["importance"][:top]
     plt = pyplot()
@@ -147,9 +147,19 @@ def plot_importance(explanation: dict[str, Any], path: str | Path, top: int = 20
         label = "mean |contribution| (raw model output)"
     else:
         label = f"growth of {explanation['metric']} when shuffled"
-        if explanation["metric"] in {"accuracy", "roc_auc", "f1", "r2"}:
+        if explanation["metric"] in HIGHER_IS_BETTER:
             label = f"fall of {explanation['metric']} when shuffled"
     ax.set(xlabel=label, title=title or "Feature importance")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (files only, no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

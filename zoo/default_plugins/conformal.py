@@ -1,15 +1,17 @@
-"""Prediction intervals and sets with a coverage guarantee: split conformal prediction.
+"""zoo.conformal: prediction intervals and sets with a coverage guarantee (split conformal
+prediction), for ``zoo predict --interval LEVEL``.
 
-A version trained by ``zoo train`` (or ``zoo tune``) keeps a calibration record, the
-``conformal.json`` artifact: nonconformity scores of the held-out rows the model never
-trained on, and which rows those were. At predict time a level such as 0.9 picks the
+Every predictor trained through ``zoo.register_trained`` (``zoo train``, ``zoo tune``, ...)
+keeps a calibration record, the ``conformal.json`` artifact (``training_artifacts``):
+nonconformity scores of the held-out rows the model never trained on, and which rows those
+were. At predict time (``prediction_intervals``) a level such as 0.9 picks the
 ``ceil((n + 1) * 0.9)``-th smallest score ``q``; if the new rows are exchangeable with the
 calibration rows, the interval or set then holds the true value with probability at least
 0.9 (and at most 0.9 + 1/(n + 1)).
 
 - Regressors: ``[prediction - q, prediction + q]`` with scores ``|y - prediction|``.
-- Regressors with ``predict_quantiles(X) -> (n, 2)`` (a quantile objective): conformalized
-  quantile regression (CQR), ``[low - q, high + q]`` with scores
+- Regressors with ``predict_quantiles(X) -> (n, 2)`` (``zoo.QuantilePredictor``, a quantile
+  objective): conformalized quantile regression (CQR), ``[low - q, high + q]`` with scores
   ``max(low - y, y - high)``: intervals that widen where the data is noisier.
 - Classifiers: the set of classes whose probability is at least ``1 - q``, with scores
   ``1 - P(true class)`` (least ambiguous set-valued classifier). A set may be empty when no
@@ -18,14 +20,19 @@ calibration rows, the interval or set then holds the true value with probability
 ``method="bootstrap"`` gives percentile intervals from bootstrap resamples of the
 held-out residuals instead: no finite-sample correction and no coverage guarantee, and
 labelled so in its column names (``bootstrap_lower``/``bootstrap_upper``).
+
+This module is the plugin's entry module: numpy and pandas are imported inside functions.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from zoo.errors import DataError, ZooError
+from zoo import DataError, KeyColumns, QuantilePredictor, ZooError, hookimpl
 
 #: The extra artifact holding a version's calibration record.
 ARTIFACT = "conformal.json"
@@ -41,8 +48,7 @@ def calibrate(model: Any, X: Any, y: Any, split: dict[str, Any] | None = None,
               seed: int = 0) -> dict[str, Any]:
     """A JSON-able calibration record from held-out rows ``X``, ``y`` the model did not train on.
 
-    ``split`` describes which rows those were (see ``zoo.training.held_out_artifacts``) and is
-    stored as is.
+    ``split`` describes which rows those were (``zoo.split_record``) and is stored as is.
     """
     import numpy as np
 
@@ -71,7 +77,7 @@ def calibrate(model: Any, X: Any, y: Any, split: dict[str, Any] | None = None,
     residuals = y_true - pred
     # The split scores |residual| are derived from the signed residuals when needed.
     record.update(method="split", residuals=_sorted_list(residuals[keep]))
-    if hasattr(model, "predict_quantiles"):
+    if isinstance(model, QuantilePredictor):
         band = np.asarray(model.predict_quantiles(X), dtype=float)
         cqr = np.maximum(band[:, 0] - y_true, y_true - band[:, 1])
         record.update(method="cqr", cqr_scores=_sorted_list(cqr[keep]))
@@ -114,7 +120,7 @@ def intervals(model: Any, record: dict[str, Any], X: Any, level: float,
         pred = np.asarray(model.predict(X), dtype=float)
         low, high = _bootstrap_residual_band(np.asarray(record["residuals"]), level, seed)
         return {"bootstrap_lower": pred + low, "bootstrap_upper": pred + high}
-    if "cqr_scores" in record and hasattr(model, "predict_quantiles"):
+    if "cqr_scores" in record and isinstance(model, QuantilePredictor):
         q = conformal_quantile(record["cqr_scores"], level)
         band = np.asarray(model.predict_quantiles(X), dtype=float)
         return {"lower": band[:, 0] - q, "upper": band[:, 1] + q}
@@ -154,25 +160,45 @@ def add_intervals(registry: Any, version: dict[str, Any], model: Any, df: Any, o
 
     The version's calibration record is read from its ``conformal.json`` artifact.
     """
+    apply, note = make_intervals(registry, version, level, method)
+    return apply(model, df, out), note
+
+
+def make_intervals(registry: Any, version: dict[str, Any], level: float,
+                   method: str | None = "conformal") -> tuple[Intervals, str]:
+    """What adds ``version``'s interval columns at ``level`` to any scored chunk (an
+    ``Intervals``, picklable for Dask workers) and the one-line note on what they guarantee."""
     method = method or "conformal"
     check_level(level)
     record = load_record(registry, version)
-    return with_intervals(model, record, df, out, level, method), describe(record, level, method)
+    return Intervals(record, level, method), describe(record, level, method)
+
+
+class Intervals:
+    """``Intervals(record, level, method)(model, df, out)``: ``with_intervals`` for one
+    calibration record; the record travels with it (to Dask workers, say)."""
+
+    def __init__(self, record: dict[str, Any], level: float, method: str = "conformal") -> None:
+        self.record, self.level, self.method = record, level, method
+
+    def __call__(self, model: Any, df: Any, out: Any) -> Any:
+        return with_intervals(model, self.record, df, out, self.level, self.method)
 
 
 def with_intervals(model: Any, record: dict[str, Any], df: Any, out: Any, level: float,
                    method: str = "conformal") -> Any:
     """``out`` plus the interval columns for the rows of ``df``, from a calibration ``record``.
 
-    What ``add_intervals`` does once the record is read; Dask workers call it directly.
+    What ``add_intervals`` does once the record is read; ``Intervals`` does it on Dask workers.
     """
     import warnings
 
     from zoo.data import ExtraColumnsWarning, align
 
+    keys = model.key_columns if isinstance(model, KeyColumns) else ()
     with warnings.catch_warnings():  # predict_table already warned about extra columns
         warnings.simplefilter("ignore", ExtraColumnsWarning)
-        X = align(df, list(model.feature_names_in_), keys=getattr(model, "key_columns", ()))
+        X = align(df, list(model.feature_names_in_), keys=keys)
     columns = intervals(model, record, X, level, method)
     columns.pop("_members", None)
     out = out.copy()
@@ -183,8 +209,6 @@ def with_intervals(model: Any, record: dict[str, Any], df: Any, out: Any, level:
 
 def load_record(registry: Any, version: dict[str, Any]) -> dict[str, Any]:
     """The version's calibration record, or a one-line error saying how to get one."""
-    from zoo.evaluation import read_json_artifact
-
     if version["kind"] != "predictor":
         raise ZooError(f"{version['ref']} is a {version['kind']}: "
                        "--interval is for classifiers and regressors")
@@ -193,7 +217,9 @@ def load_record(registry: Any, version: dict[str, Any]) -> dict[str, Any]:
             f"{version['ref']} has no conformal calibration: train it with `zoo train` or "
             "`zoo tune` (with --test-size above 0), which calibrate on the held-out rows"
         )
-    return read_json_artifact(registry, version, ARTIFACT)
+    with tempfile.TemporaryDirectory(prefix="zoo-conformal-") as tmp:
+        path = registry.verified_copy(version, Path(tmp) / ARTIFACT, artifact=ARTIFACT)
+        return json.loads(path.read_text(encoding="utf-8"))
 
 
 def check_level(level: float) -> None:
@@ -236,3 +262,25 @@ def _sorted_list(values: Any) -> list[float]:
     import numpy as np
 
     return np.sort(np.asarray(values, dtype=float)).tolist()
+
+
+# --- hooks ---
+
+
+@hookimpl
+def training_artifacts(model: Any, X_test: Any, y_test: Any, split: dict[str, Any],
+                       directory: Path) -> dict[str, Path] | None:
+    """``conformal.json``: the calibration record of a newly trained predictor's held-out rows."""
+    if model.kind != "predictor" or y_test is None:
+        return None
+    path = Path(directory) / ARTIFACT
+    path.write_text(json.dumps(calibrate(model, X_test, y_test, split)))
+    return {ARTIFACT: path}
+
+
+@hookimpl
+def prediction_intervals(registry: Any, version: dict[str, Any], level: float,
+                         method: str | None) -> tuple[Intervals, str]:
+    """``zoo predict --interval``: what adds the version's interval (or set) columns to each
+    scored chunk (picklable, for Dask workers too) and the note on what they guarantee."""
+    return make_intervals(registry, version, level, method)

@@ -14,9 +14,9 @@ from scipy import stats
 from sklearn.datasets import load_breast_cancer, load_wine, make_friedman1
 from sklearn.metrics import roc_curve
 
-from zoo import Registry
-from zoo import evaluation
+from zoo import Registry, register_trained
 from zoo.catalogue import build_catalogue
+from zoo.default_plugins.evaluate import evaluation
 from zoo.errors import ZooError
 from zoo.training import train
 
@@ -139,7 +139,7 @@ def test_roc_points_match_scikit_learn():
 
 
 @pytest.mark.parametrize("data", ["binary", "multiclass", "regression"])
-def test_training_writes_the_plots_of_its_task(data, tmp_path):
+def test_training_writes_the_plots_of_its_task(data, trained):
     if data == "regression":
         X, y = make_friedman1(n_samples=300, random_state=0)
         df = pd.DataFrame(X, columns=[f"f{i}" for i in range(10)]).assign(y=y)
@@ -148,51 +148,47 @@ def test_training_writes_the_plots_of_its_task(data, tmp_path):
         bunch = load_breast_cancer(as_frame=True) if data == "binary" else load_wine(as_frame=True)
         df = bunch.frame.rename(columns={"target": "y"})
         component = "xgboost.classifier"
-    info = build_catalogue().get(component)
-    result = train(info, df, "y", {"n_estimators": 10, "n_jobs": 1}, artifact_dir=tmp_path)
+    result, artifacts = trained(component, df, "y", {"n_estimators": 10, "n_jobs": 1})
     task = "regression" if data == "regression" else "classification"
-    assert set(result.artifacts) == {*evaluation.PLOTS[task], "evaluation.json", "conformal.json",
-                                     "reference.parquet"}
+    assert set(artifacts) == {*evaluation.PLOTS[task], "evaluation.json", "conformal.json",
+                              "reference.parquet"}
     for name in evaluation.PLOTS[task]:
-        assert result.artifacts[name].read_bytes()[:8] == PNG
-    stored = json.loads(result.artifacts["evaluation.json"].read_text())
+        assert artifacts[name].read_bytes()[:8] == PNG
+    stored = json.loads(artifacts["evaluation.json"].read_text())
     assert stored["rows"] == result.n_test
     for key, value in result.metrics.items():
         assert stored["metrics"][key]["value"] == pytest.approx(value)
     assert stored["split"]["rows"] == result.n_test
 
 
-def test_no_evaluation_artifacts_without_a_directory_or_a_test_split(tmp_path):
+def test_no_evaluation_artifacts_without_a_test_split(trained):
     df = load_wine(as_frame=True).frame
-    info = build_catalogue().get("zoo.baseline_classifier")
-    assert train(info, df, "target").artifacts == {}
     # Without a test split there is nothing to evaluate; the drift reference is still kept.
-    result = train(info, df, "target", test_size=0.0, artifact_dir=tmp_path)
-    assert list(result.artifacts) == ["reference.parquet"]
-    assert len(pd.read_parquet(result.artifacts["reference.parquet"])) == len(df)
+    result, artifacts = trained("zoo.baseline_classifier", df, "target", test_size=0.0)
+    assert result.X_test is None
+    assert list(artifacts) == ["reference.parquet"]
+    assert len(pd.read_parquet(artifacts["reference.parquet"])) == len(df)
 
 
-def test_reference_sample_holds_training_rows_only(tmp_path):
+def test_reference_sample_holds_training_rows_only(trained):
     df = load_wine(as_frame=True).frame
     df["row"] = range(len(df))
-    info = build_catalogue().get("zoo.baseline_classifier")
-    result = train(info, df, "target", test_size=0.3, artifact_dir=tmp_path)
-    reference = pd.read_parquet(result.artifacts["reference.parquet"])
-    held_out = json.loads(result.artifacts["conformal.json"].read_text())["split"]["rows"]
+    result, artifacts = trained("zoo.baseline_classifier", df, "target", test_size=0.3)
+    reference = pd.read_parquet(artifacts["reference.parquet"])
+    held_out = json.loads(artifacts["conformal.json"].read_text())["split"]["rows"]
     assert len(reference) == len(df) - held_out == result.n_train
     assert list(reference.columns) == list(df.columns)  # features and target
 
 
-def test_model_card_shows_what_the_registry_knows(cancer, registry_path, tmp_path):
+def test_model_card_shows_what_the_registry_knows(cancer, registry_path):
     X, y, X_test, y_test = cancer
     df = X.assign(target=y)
     info = build_catalogue().get("lightgbm.classifier")
-    result = train(info, df, "target", {"n_estimators": 10, "n_jobs": 1}, artifact_dir=tmp_path)
+    result = train(info, df, "target", {"n_estimators": 10, "n_jobs": 1})
     with Registry(registry_path) as reg:
         parent = reg.register("cancer", result.model, data=result.data)
-        version = reg.register("cancer", result.model, metrics=result.metrics, data=result.data,
-                               tags={"intended_use": "triage | research only"}, parents=[parent["ref"]],
-                               relation="retrained", artifacts=result.artifacts)
+        version = register_trained(reg, "cancer", result, tags={"intended_use": "triage | research only"},
+                                   parents=[parent["ref"]], relation="retrained")
         stored = evaluation.read_json_artifact(reg, version, "evaluation.json")
         text = evaluation.model_card(version, reg.lineage(version["ref"]), {"limitations": "one hospital"},
                                      stored, "held out at training")
@@ -208,13 +204,12 @@ def test_model_card_shows_what_the_registry_knows(cancer, registry_path, tmp_pat
     assert "- `confusion_matrix.png`" in text and "- `roc_curve.png`" in text
 
 
-def test_held_out_rows_of_a_single_class_still_give_artifacts_and_no_warning(tmp_path):
+def test_held_out_rows_of_a_single_class_still_give_artifacts_and_no_warning(trained):
     import warnings
 
     df = pd.DataFrame({"a": [0] * 7 + [1], "b": [0.0] * 8})  # the one row of class 1 stays in training
-    info = build_catalogue().get("zoo.baseline_classifier")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        result = train(info, df, "a", artifact_dir=tmp_path)
-    assert result.artifacts["roc_curve.png"].read_bytes()[:8] == PNG
-    assert json.loads(result.artifacts["conformal.json"].read_text())["n_calibration"] == result.n_test
+        result, artifacts = trained("zoo.baseline_classifier", df, "a")
+    assert artifacts["roc_curve.png"].read_bytes()[:8] == PNG
+    assert json.loads(artifacts["conformal.json"].read_text())["n_calibration"] == result.n_test

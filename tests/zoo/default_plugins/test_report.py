@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from zoo import Registry
-from zoo.default_plugins.baselines import BaselineClassifier
 from zoo.cli import cli
+from zoo.default_plugins.baselines import BaselineClassifier
 
 
 def zoo(*args, ok=True):

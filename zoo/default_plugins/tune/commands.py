@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
-from zoo.cli import cli, console, err_console, json_option, open_registry, parse_pairs, print_json
-from zoo.errors import DataError
+from zoo import DataError
+from zoo.clitools import console, err_console, json_option, open_registry, parse_pairs, print_json
 
 
-@cli.command()
+@click.command()
 @click.argument("component")
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--target", required=True, help="Label column.")
@@ -61,16 +61,17 @@ def tune(ctx: click.Context, component: str, data: str, target: str, name: str, 
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from zoo import tuning
-    from zoo.catalogue import build_catalogue
+    from zoo import TrainResult, build_catalogue, register_trained, split, split_record
     from zoo.data import as_target, fingerprint, read_table
-    from zoo.training import held_out_artifacts, split, split_record
+    from zoo.metrics import DEFAULT_METRIC
+
+    from . import tuning
 
     info = build_catalogue().get(component, kind="predictor")
     fixed = parse_pairs(params, "--param")
     info.create(**fixed)  # reject unknown parameters before reading any data
     space = tuning.search_space(info, tuning.parse_space(spaces), fixed)
-    metric = metric or tuning.DEFAULT_METRIC[info.task]
+    metric = metric or DEFAULT_METRIC[info.task]
     valid = ({"accuracy", "roc_auc", "f1", "log_loss"} if info.task == "classification"
              else {"rmse", "mae", "r2"})
     if metric not in valid:
@@ -125,29 +126,32 @@ def tune(ctx: click.Context, component: str, data: str, target: str, name: str, 
         progress.update(bar, description=f"refitting the best of {trials} trials")
         model = info.create(**best_params)
         model.fit(X_train, y_train)
-        metrics = {f"cv_{metric}": result.best["mean"]}
+        # The rows the model learned from (features and target; the time column is neither)
+        # become its reference sample for drift checks, as with `zoo train`.
+        reference = df.iloc[train_idx]
+        trained = TrainResult(model=model, metrics={f"cv_{metric}": result.best["mean"]}, data=data_fp,
+                              n_train=len(train_idx), n_test=len(test_idx), seed=seed,
+                              reference=reference.drop(columns=time_column) if time_column else reference)
+        if len(test_idx):
+            trained.X_test, trained.y_test = X.iloc[test_idx], y.iloc[test_idx]
+            trained.metrics.update(model.validate(trained.X_test, trained.y_test))
+            trained.split = split_record(how, test_idx, data_fp)
         with tempfile.TemporaryDirectory(prefix="zoo-tune-") as tmp:
-            artifacts = {}
-            if len(test_idx):
-                X_test, y_test = X.iloc[test_idx], y.iloc[test_idx]
-                metrics.update(model.validate(X_test, y_test))
-                artifacts = held_out_artifacts(model, X_test, y_test, tmp,
-                                               split_record(how, test_idx, data_fp))
             trials_path = Path(tmp) / "trials.json"
             trials_path.write_text(json.dumps({
                 "run": run_id, "component": info.name, "search": search, "engine": engine,
                 "metric": metric, "direction": result.direction, "cv": cv, "strategy": strategy,
                 "time_column": time_column, "seed": seed, "space": space, "fixed": fixed,
                 "best": result.best["number"], "trials": result.trials}, default=str))
-            artifacts["trials.json"] = trials_path
             # The registry's lineage links versions; a tuning run is not one, so the version
             # names its run in a tag (filterable: --where "tags.tune_run = '...'"), in its
             # description and in trials.json.
-            version = registry.register(
-                name, model, metrics=metrics, tags={"tune_run": run_id, **tag_values}, data=data_fp,
+            version = register_trained(
+                registry, name, trained, tags={"tune_run": run_id, **tag_values},
                 description=(f"Best of {trials} trials of tuning run {run_id} ({search} search, "
                              f"{cv}-fold {strategy} CV on {metric})"),
-                artifacts=artifacts,
+                artifacts={"trials.json": trials_path},
+                step=lambda label: progress.update(bar, description=label),
             )
     completed = sum(t["state"] == "complete" for t in result.trials)
     if as_json:
@@ -172,7 +176,7 @@ def _engine(name: str, scheduler: str | None) -> Iterator[Any]:
             raise DataError("--scheduler needs --engine dask")
         yield name
         return
-    from zoo.distributed import DaskEngine, dask_client
+    from .distributed import DaskEngine, dask_client
 
     with dask_client(scheduler) as client:
         yield DaskEngine(client)

@@ -1,9 +1,9 @@
 """Hyper-parameter search with cross-validation: search spaces, folds, trials.
 
 - **Search spaces.** A component may declare ranges with a classmethod
-  ``search_space() -> {param: spec}``; a user overrides or adds ranges with
-  ``--space name=int:2:10``, ``name=float:0.01:0.3:log``, ``name=choice:gini,entropy``.
-  A spec is a dict: ``{"type": "int"|"float", "low", "high", "log"}`` or
+  ``search_space() -> {param: spec}`` (the ``zoo.SearchSpace`` capability); a user overrides
+  or adds ranges with ``--space name=int:2:10``, ``name=float:0.01:0.3:log``,
+  ``name=choice:gini,entropy``. A spec is a dict: ``{"type": "int"|"float", "low", "high", "log"}`` or
   ``{"type": "choice", "choices": [...]}``.
 - **Folds.** ``kfold`` (shuffled), ``stratified`` (each fold keeps the class shares) and
   ``time`` (expanding window on ``--time-column``: every fold trains only on rows strictly
@@ -12,7 +12,7 @@
   estimators: it learns which regions score well and samples there); ``random`` samples
   the space uniformly (log-uniformly where ``log``) with numpy and needs no Optuna.
 - **Engines.** Trials are evaluated by an engine: ``local`` runs them one after another in
-  this process; ``zoo.distributed.DaskEngine`` runs a batch of trials at once on a Dask
+  this process; ``distributed.DaskEngine`` runs a batch of trials at once on a Dask
   cluster. An engine only turns a list of parameter dicts into a list of fold scores, so
   the search loop is the same for both.
 """
@@ -25,12 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from zoo.errors import DataError, ZooError
+from zoo import DataError, SearchSpace, ZooError
 
 STRATEGIES = ("kfold", "stratified", "time")
 SEARCHES = ("bayes", "random")
-#: The metric tuning optimizes unless told otherwise (as ``zoo.evaluation``).
-DEFAULT_METRIC = {"classification": "roc_auc", "regression": "rmse"}
 
 
 # --- search spaces ---
@@ -74,8 +72,7 @@ def parse_space(pairs: tuple[str, ...] | list[str]) -> dict[str, dict[str, Any]]
 def search_space(info: Any, overrides: dict[str, dict[str, Any]] | None = None,
                  fixed: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """The component's own ranges, updated by ``overrides``, minus parameters fixed by the user."""
-    declared = getattr(info.cls, "search_space", None)
-    space = dict(declared() if callable(declared) else {})
+    space = dict(info.cls.search_space() if isinstance(info.cls, SearchSpace) else {})
     space.update(overrides or {})
     for name in fixed or {}:
         space.pop(name, None)
@@ -279,7 +276,7 @@ def tune(info: Any, X: Any, y: Any, space: dict[str, dict[str, Any]], trials: in
     """
     import numpy as np
 
-    from zoo.evaluation import HIGHER_IS_BETTER
+    from zoo.metrics import HIGHER_IS_BETTER
 
     if search not in SEARCHES:
         raise ZooError(f"unknown search {search!r}: use {' or '.join(SEARCHES)}")
@@ -290,7 +287,7 @@ def tune(info: Any, X: Any, y: Any, space: dict[str, dict[str, Any]], trials: in
     fixed = dict(fixed or {})
     maximize = metric in HIGHER_IS_BETTER
     result = TuneResult(metric=metric, direction="maximize" if maximize else "minimize")
-    runner = ENGINES[engine]() if isinstance(engine, str) else engine  # e.g. zoo.distributed.DaskEngine
+    runner = ENGINES[engine]() if isinstance(engine, str) else engine  # e.g. distributed.DaskEngine
     rng = np.random.default_rng(seed)
     study, distributions = (_optuna_study(space, maximize, seed) if search == "bayes" else (None, None))
 

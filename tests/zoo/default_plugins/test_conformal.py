@@ -15,13 +15,13 @@ import pytest
 from click.testing import CliRunner
 from sklearn.datasets import load_diabetes, make_classification, make_friedman1
 
-from zoo import Registry
-from zoo import conformal
+from zoo import Registry, train_and_register
 from zoo.catalogue import build_catalogue
 from zoo.cli import cli
 from zoo.data import fingerprint
+from zoo.default_plugins import conformal
 from zoo.errors import DataError, ZooError
-from zoo.training import split, train
+from zoo.training import split
 
 FAST = {"n_estimators": 100, "n_jobs": 1}
 
@@ -44,11 +44,10 @@ def friedman_split():
 
 
 @pytest.mark.parametrize("component", ["lightgbm.regressor", "xgboost.regressor"])
-def test_split_conformal_90_covers_88_to_92_percent_on_friedman1(component, friedman_split, tmp_path):
+def test_split_conformal_90_covers_88_to_92_percent_on_friedman1(component, friedman_split, trained):
     fit_rows, test_rows = friedman_split
-    info = build_catalogue().get(component)
-    result = train(info, fit_rows, "y", FAST, test_size=0.2, seed=0, artifact_dir=tmp_path)
-    record = json.loads(result.artifacts["conformal.json"].read_text())
+    result, artifacts = trained(component, fit_rows, "y", FAST, test_size=0.2, seed=0)
+    record = json.loads(artifacts["conformal.json"].read_text())
     assert record["method"] == "split" and record["n_calibration"] == 3000
     columns = conformal.intervals(result.model, record, test_rows.drop(columns="y"), 0.9)
     got = conformal.coverage(test_rows["y"], columns)
@@ -56,11 +55,10 @@ def test_split_conformal_90_covers_88_to_92_percent_on_friedman1(component, frie
     assert np.allclose(columns["upper"] - columns["lower"], got["mean_width"])  # constant width
 
 
-def test_cqr_90_covers_88_to_92_percent_and_adapts_its_width(friedman_split, tmp_path):
+def test_cqr_90_covers_88_to_92_percent_and_adapts_its_width(friedman_split, trained):
     fit_rows, test_rows = friedman_split
-    info = build_catalogue().get("lightgbm.quantile_regressor")
-    result = train(info, fit_rows, "y", FAST, test_size=0.2, seed=0, artifact_dir=tmp_path)
-    record = json.loads(result.artifacts["conformal.json"].read_text())
+    result, artifacts = trained("lightgbm.quantile_regressor", fit_rows, "y", FAST, test_size=0.2, seed=0)
+    record = json.loads(artifacts["conformal.json"].read_text())
     assert record["method"] == "cqr" and len(record["cqr_scores"]) == 3000
     columns = conformal.intervals(result.model, record, test_rows.drop(columns="y"), 0.9)
     got = conformal.coverage(test_rows["y"], columns)
@@ -116,12 +114,11 @@ def test_too_few_calibration_rows_give_unbounded_intervals_and_say_so():
     assert "unbounded" in conformal.describe(record, 0.9)
 
 
-def test_training_records_the_calibration_split(tmp_path):
+def test_training_records_the_calibration_split(trained):
     df = friedman(500, seed=3)
-    info = build_catalogue().get("xgboost.regressor")
-    result = train(info, df, "y", {"n_estimators": 10, "n_jobs": 1}, test_size=0.25, seed=7,
-                   artifact_dir=tmp_path)
-    split_info = json.loads(result.artifacts["conformal.json"].read_text())["split"]
+    _, artifacts = trained("xgboost.regressor", df, "y", {"n_estimators": 10, "n_jobs": 1}, test_size=0.25,
+                           seed=7)
+    split_info = json.loads(artifacts["conformal.json"].read_text())["split"]
     _, test_idx = split(500, 0.25, 7)
     assert split_info["kind"] == "holdout" and split_info["seed"] == 7 and split_info["test_size"] == 0.25
     assert split_info["rows"] == len(test_idx) == 125
@@ -172,16 +169,14 @@ def test_a_version_without_calibration_says_how_to_get_one(registry_path):
             conformal.load_record(reg, version)
 
 
-def test_registered_record_gives_the_same_intervals_after_reload(friedman_split, tmp_path, registry_path):
+def test_registered_record_gives_the_same_intervals_after_reload(friedman_split, registry_path):
     fit_rows, test_rows = friedman_split
-    info = build_catalogue().get("xgboost.quantile_regressor")
-    result = train(info, fit_rows.iloc[:3000], "y", {"n_estimators": 30, "n_jobs": 1},
-                   artifact_dir=tmp_path)
     with Registry(registry_path) as reg:
-        version = reg.register("q", result.model, artifacts=result.artifacts)
+        version, result = train_and_register(reg, "xgboost.quantile_regressor", fit_rows.iloc[:3000], "y",
+                                             name="q", params={"n_estimators": 30, "n_jobs": 1})
         loaded = reg.load("q")
         out, note = conformal.add_intervals(reg, version, loaded, test_rows, test_rows.copy(), 0.9)
-    record = json.loads(result.artifacts["conformal.json"].read_text())
+        record = conformal.load_record(reg, version)
     direct = conformal.intervals(result.model, record, test_rows.drop(columns="y"), 0.9)
     assert np.array_equal(out["lower"].to_numpy(), direct["lower"])
     assert np.array_equal(out["upper"].to_numpy(), direct["upper"])

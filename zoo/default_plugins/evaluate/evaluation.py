@@ -1,8 +1,8 @@
 """Evaluating versions: plots of held-out predictions, metrics with bootstrap confidence
 intervals, paired significance tests between two versions, and model cards.
 
-Plain numpy for the statistics (the kernel does not depend on scipy or scikit-learn);
-matplotlib, with the Agg backend, only inside the plotting functions.
+Plain numpy for the statistics (zoo does not depend on scipy or scikit-learn); matplotlib,
+with the Agg backend, only inside the plotting functions.
 """
 
 from __future__ import annotations
@@ -14,12 +14,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import DataError, ZooError
+from zoo import DataError, ZooError
 
-#: Metrics where a larger value is better; the others (log_loss, rmse, mae) are losses.
-HIGHER_IS_BETTER = {"accuracy", "roc_auc", "f1", "r2"}
-#: The metric ``compare`` decides on unless told otherwise.
-DEFAULT_METRIC = {"classification": "roc_auc", "regression": "rmse"}
 #: The extra artifact holding held-out metrics with confidence intervals.
 ARTIFACT = "evaluation.json"
 #: Plot artifacts a trained version carries, by task.
@@ -33,12 +29,31 @@ _MAX_POINTS = 5_000  # residual plots draw a seeded sample: a million dots say n
 
 def read_json_artifact(registry: Any, version: dict[str, Any], name: str) -> Any:
     """A version's extra JSON artifact ``name``, read from a sha256-verified private copy."""
-    sha = version.get("artifacts", {}).get(name)
-    if sha is None:
+    if name not in version.get("artifacts", {}):
         raise ZooError(f"{version['ref']} has no artifact {name!r}")
     with tempfile.TemporaryDirectory(prefix="zoo-artifact-") as tmp:
-        path = registry.artifacts.copy_verified(sha, Path(tmp) / name, version["ref"])
+        path = registry.verified_copy(version, Path(tmp) / name, artifact=name)
         return json.loads(path.read_text(encoding="utf-8"))
+
+
+# --- what a trained version keeps ---
+
+
+def held_out_artifacts(model: Any, X_test: Any, y_test: Any, split: dict[str, Any],
+                       directory: str | Path) -> dict[str, Path]:
+    """A predictor's evaluation files from its held-out rows, written into ``directory``: the
+    plots of its task (``PLOTS``) and ``evaluation.json`` (every metric with a bootstrap
+    confidence interval, and ``split``: which rows were held out)."""
+    directory = Path(directory)
+    files = plot_artifacts(model, X_test, y_test, directory)
+    y_values = y_test.to_numpy()
+    # Fewer resamples on big test splits keep training fast; their intervals are narrow anyway.
+    n_boot = max(50, min(200, 2_000_000 // max(len(y_values), 1)))
+    record = metric_intervals(model.task, y_values, outputs(model, X_test),
+                              getattr(model, "classes_", None), n_boot=n_boot)
+    files[ARTIFACT] = directory / ARTIFACT
+    files[ARTIFACT].write_text(json.dumps({**record, "split": split}))
+    return files
 
 
 # --- scoring ---
@@ -53,15 +68,6 @@ def outputs(model: Any, X: Any) -> Any:
     return np.asarray(model.predict(X), dtype=float)
 
 
-def score(task: str, y: Any, out: Any, classes: Any = None) -> dict[str, float]:
-    """zoo's validation metrics of ``outputs`` against true values ``y``."""
-    from zoo import metrics
-
-    if task == "classification":
-        return metrics.classification(y, out, classes)
-    return metrics.regression(y, out)
-
-
 def metric_intervals(task: str, y: Any, out: Any, classes: Any = None, n_boot: int = 200,
                      level: float = 0.95, seed: int = 0) -> dict[str, Any]:
     """Every metric with a percentile bootstrap confidence interval over the rows.
@@ -69,6 +75,8 @@ def metric_intervals(task: str, y: Any, out: Any, classes: Any = None, n_boot: i
     Returns ``{"rows", "level", "n_boot", "metrics": {name: {"value", "low", "high"}}}``.
     """
     import numpy as np
+
+    from zoo.metrics import score
 
     y = np.asarray(y)
     point = score(task, y, out, classes)
@@ -126,6 +134,8 @@ def paired_bootstrap(task: str, y: Any, out_a: Any, out_b: Any, classes: Any = N
     """
     import numpy as np
 
+    from zoo.metrics import score
+
     y = np.asarray(y)
     score_a, score_b = score(task, y, out_a, classes), score(task, y, out_b, classes)
     rng = np.random.default_rng(seed)
@@ -166,6 +176,7 @@ def compare(model_a: Any, model_b: Any, X: Any, y: Any, metric: str | None = Non
     import numpy as np
 
     from zoo.data import as_target
+    from zoo.metrics import DEFAULT_METRIC, HIGHER_IS_BETTER
 
     if model_a.task != model_b.task:
         raise ZooError(f"cannot compare a {model_a.task} model with a {model_b.task} one")

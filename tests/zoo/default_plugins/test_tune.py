@@ -11,10 +11,9 @@ import pandas as pd
 from zootest import one_line_error, zoo
 
 from zoo import Registry
-from zoo.evaluation import read_json_artifact
 
 
-def test_tune_registers_the_best_with_every_trial(cancer_csv, registry_path):
+def test_tune_registers_the_best_with_every_trial(cancer_csv, registry_path, read_artifact):
     result = zoo("tune", "lightgbm.classifier", cancer_csv, "--target", "target", "--trials", "4",
                  "--cv", "3", "--name", "cancer", "--param", "n_jobs=1",
                  "--space", "n_estimators=int:5:30", "--space", "num_leaves=int:3:15", "--json")
@@ -26,7 +25,7 @@ def test_tune_registers_the_best_with_every_trial(cancer_csv, registry_path):
     assert version["metrics"]["cv_roc_auc"] == out["best"]["mean"]
     assert {"accuracy", "roc_auc"} <= set(version["metrics"])  # held-out rows
     with Registry(registry_path) as reg:
-        trials = read_json_artifact(reg, version, "trials.json")
+        trials = read_artifact(reg, version, "trials.json")
     assert trials["run"] == out["run"] and len(trials["trials"]) == 4
     assert all(len(t["scores"]) == 3 for t in trials["trials"])
     best = max(trials["trials"], key=lambda t: t["mean"])
@@ -34,7 +33,7 @@ def test_tune_registers_the_best_with_every_trial(cancer_csv, registry_path):
     assert {k: version["params"][k] for k in best["params"]} == best["params"]
 
 
-def test_tune_with_a_time_column_holds_out_the_latest_rows(tmp_path, registry_path):
+def test_tune_with_a_time_column_holds_out_the_latest_rows(tmp_path, registry_path, read_artifact):
     rng = np.random.default_rng(0)
     n = 400
     day = pd.date_range("2024-01-01", periods=n // 4, freq="D").repeat(4)
@@ -49,8 +48,8 @@ def test_tune_with_a_time_column_holds_out_the_latest_rows(tmp_path, registry_pa
     version = json.loads(result.stdout)["version"]
     assert version["metadata"]["feature_names"] == ["a", "b", "c"]  # the time column is not a feature
     with Registry(registry_path) as reg:
-        record = read_json_artifact(reg, version, "conformal.json")
-        trials = read_json_artifact(reg, version, "trials.json")
+        record = read_artifact(reg, version, "conformal.json")
+        trials = read_artifact(reg, version, "trials.json")
     assert record["split"]["kind"] == "time holdout" and record["split"]["rows"] == 100
     assert trials["strategy"] == "time" and trials["time_column"] == "day"
 
