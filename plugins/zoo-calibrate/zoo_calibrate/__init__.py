@@ -3,17 +3,18 @@
 Calibrators (``calibrate.sigmoid``, ``calibrate.isotonic``, ``calibrate.temperature``,
 ``calibrate.histogram``, ``calibrate.beta``, ``calibrate.spline``, ``calibrate.auto``,
 ``calibrate.groupwise``, ``calibrate.ensemble``, ``calibrate.identity``) and the predictor
-``calibrate.calibrated_model`` that ``zoo calibrate`` registers: a registered classifier
-(or several) plus a fitted calibrator.
+``calibrate.calibrated_model`` that the ``zoo calibrate`` command of this plugin registers:
+a registered classifier (or several) plus a fitted calibrator.
 
 This is the entry module, imported whenever the ``zoo`` CLI starts, so it imports
 neither numpy nor scipy: the hooks import the component modules when the catalogue is
-built.
+built, and ``commands`` loads them only inside the command.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from zoo import hookimpl
 
@@ -33,3 +34,12 @@ def register_predictors(register: Callable[[type], None]) -> None:
     from zoo_calibrate.model import CalibratedModel
 
     register(CalibratedModel)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    """Add ``zoo calibrate``."""
+    from zoo_calibrate.commands import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)

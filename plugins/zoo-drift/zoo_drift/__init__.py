@@ -1,12 +1,14 @@
-"""Zoo plugin: drift tests built on numpy and scipy only.
+"""Zoo plugin: drift tests built on numpy and scipy only, and the ``zoo drift`` command.
 
 This is the entry module, imported whenever the ``zoo`` CLI starts, so it imports no
-numpy, pandas or scipy: the test classes load them only when they fit or test.
+numpy, pandas or scipy: the test classes load them only when they fit or test, and
+``commands`` only inside the command.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from zoo import hookimpl
 
@@ -18,3 +20,12 @@ def register_drift_tests(register: Callable[[type], None]) -> None:
 
     for cls in TESTS:
         register(cls)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    """Add ``zoo drift``."""
+    from zoo_drift.commands import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
