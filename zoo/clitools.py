@@ -73,6 +73,7 @@ def make_table(*columns: str, title: str | None = None) -> Table:
 
 
 def json_option(f: Any) -> Any:
+    """The ``--json`` flag (as the ``as_json`` argument): print JSON instead of a table."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
 
 
@@ -88,6 +89,7 @@ def progress_steps(first: str = "reading data") -> Iterator[Callable[[str], None
 
 
 def print_json(data: Any) -> None:
+    """``data`` as indented JSON on stdout (values JSON cannot hold, as text)."""
     import json
 
     click.echo(json.dumps(data, indent=2, default=str))

@@ -192,7 +192,7 @@ def load_version(version: dict[str, Any], path: str | Path) -> Any:
 
 
 #: The scoring methods ``observe`` reports, whichever a component has.
-OBSERVED_METHODS = ("predict", "predict_proba", "decision_function", "score")
+OBSERVED_METHODS = ("predict", "predict_proba", "decision_function")
 
 
 def observe(model: Any, registry: Any, version: dict[str, Any]) -> Any:

@@ -23,7 +23,7 @@ def _predict_table(df: Any, model: Any) -> Any:
     X = align(df, list(model.feature_names_in_), keys=getattr(model, "key_columns", ()))
     out = df.copy()
     if getattr(model, "kind", "") == "detector":
-        scores = model.score(X)  # predict() would score every row a second time
+        scores = model.decision_function(X)  # predict() would score every row a second time
         out["anomaly_score"] = scores
         out["anomaly"] = (scores > model.threshold_).astype(int)
         return out

@@ -1,21 +1,21 @@
-"""A minimal zoo plugin: one predictor and one command. See docs/plugins.md."""
+"""A minimal zoo plugin: a nearest-centroid classifier and a ``zoo hello`` command."""
 
 import json
 from pathlib import Path
 
 import click
 
-from zoo import BaseMLModel, hookimpl
+from zoo import BaseMLModel, IntegrityError, hookimpl
 
 
 class NearestCentroid(BaseMLModel):
     """Classifies each row by the nearest class mean (Euclidean)."""
 
-    component = "example.nearest_centroid"
-    task = "classification"
-    artifact_format = "json"
+    component = "example.nearest_centroid"  # qualified name: plugin prefix + name
+    task = "classification"                 # or "regression"
+    artifact_format = "json"                # shown by `zoo components`
 
-    def __init__(self, shrink: float = 0.0):
+    def __init__(self, shrink: float = 0.0):  # the parameters and their defaults
         self.shrink = shrink
 
     def _fit(self, X, y):
@@ -37,16 +37,22 @@ class NearestCentroid(BaseMLModel):
         return self.classes_[self._predict_proba(X).argmax(axis=1)]
 
     def save(self, path):
-        Path(path).write_text(json.dumps({"centroids": self.centroids_.tolist()}))
+        if not hasattr(self, "centroids_"):
+            raise RuntimeError("NearestCentroid is not fitted: call fit() first")
+        state = {"shrink": self.shrink, "centroids": self.centroids_.tolist()}
+        Path(path).write_text(json.dumps(state))
 
     @classmethod
     def load(cls, path, metadata=None):
         import numpy as np
 
-        model = cls()
-        model._restore_metadata(metadata)
-        model.centroids_ = np.array(json.loads(Path(path).read_text())["centroids"])
-        return model
+        try:
+            state = json.loads(Path(path).read_text())
+            model = cls(shrink=state["shrink"])
+            model.centroids_ = np.array(state["centroids"], dtype=float)
+        except (ValueError, KeyError, TypeError):  # not JSON, or not this component's
+            raise IntegrityError(f"refusing to load {path}: not a file {cls.component} wrote") from None
+        return model  # the kernel restores feature names and classes from the metadata
 
 
 @hookimpl

@@ -7,8 +7,8 @@ import os
 import time
 
 import pytest
-
 from zoo_registry.artifacts import CHUNK, ArtifactStore
+
 from zoo.errors import IntegrityError, NotFoundError
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from zoo_registry import migrations
 
 from zoo import Registry
-from zoo_registry import migrations
 from zoo.errors import ZooError
 
 TABLES = {"models", "versions", "params", "metrics", "model_tags", "version_tags", "aliases",
@@ -124,8 +124,9 @@ def test_a_registry_made_by_the_first_schema_migrates_forward(tmp_path):
     never regenerated: newer code must open it, migrate it and keep every row."""
     import shutil
 
-    from zoo import Registry
     from zoo_registry.migrations import MIGRATION_NAMES
+
+    from zoo import Registry
 
     src = Path(__file__).parent / "data" / "schema-v1"
     shutil.copytree(src, tmp_path / "old")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from zoo_registry.query import compile_order_by, compile_where
+
 from zoo.errors import FilterError
 
 

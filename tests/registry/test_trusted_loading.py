@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from zootest import needs_plugin
 
 from zoo import hookimpl
 from zoo.default_plugins.baselines import BaselineClassifier
@@ -42,7 +43,7 @@ def swap_artifact(reg, ref: str, data: bytes) -> None:
 
 
 def fitted_sklearn():
-    pytest.importorskip("zoo_sklearn")
+    needs_plugin("sklearn")
     from zoo.catalogue import build_catalogue
 
     X = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 3})

@@ -24,3 +24,15 @@ def one_line_error(result) -> str:
     lines = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
     assert len(lines) == 1, result.output
     return lines[0]
+
+
+def needs_plugin(name):
+    """Skip the calling test unless plugin ``name`` is loaded: kernel tests that borrow an
+    installed plugin's components still pass with ``ZOO_LOAD_PLUGINS=`` (no plugins)."""
+    import pytest
+
+    from zoo.plugins import get_plugins
+
+    info = get_plugins().infos.get(name)
+    if info is None or info.error:
+        pytest.skip(f"needs the {name} plugin")

@@ -124,7 +124,7 @@ def registry_violations(files: dict[str, str]) -> list[str]:
     for module, source in files.items():
         if not module.startswith("zoo_registry"):
             continue
-        for name, attr, line in imports_of(source, module, known):
+        for name, _attr, line in imports_of(source, module, known):
             if (name == "zoo" or name.startswith("zoo.")) and name != "zoo.errors":
                 bad.append(f"{module}:{line} imports {name}")
     return bad

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from zootest import needs_plugin
 
 from zoo.cli import cli
 
@@ -62,7 +63,7 @@ def test_train_registers_a_version_with_metrics_params_and_fingerprint(runner, d
 
 
 def test_train_with_sklearn_plugin_and_params(runner, data):
-    pytest.importorskip("zoo_sklearn")
+    needs_plugin("sklearn")
     v = json.loads(zoo(runner, "train", "sklearn.random_forest_classifier", data, "--target", "label",
                        "--name", "rf", "--param", "n_estimators=20", "--param", "max_depth=3",
                        "--json").output)
@@ -181,7 +182,7 @@ def test_bad_input_is_one_line_error(runner, data, args, expected):
 
 def test_train_save_reload_predict_reproduces_predictions_exactly(registry_path, data):
     """Fit in Python, register, load back: identical predictions and probabilities."""
-    pytest.importorskip("zoo_sklearn")
+    needs_plugin("sklearn")
     from zoo import Registry
     from zoo.catalogue import build_catalogue
 

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from zoo import Calibrator, Detector, DriftTest, Monitor, hookimpl, hookspecs
-from zoo.default_plugins.baselines import BaselineRegressor
 from zoo.catalogue import build_catalogue
+from zoo.default_plugins.baselines import BaselineRegressor
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOKS = sorted(

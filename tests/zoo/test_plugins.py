@@ -3,6 +3,7 @@ plugin that raises on import, and throwaway plugin objects for hook failures."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -14,8 +15,8 @@ import pandas as pd
 import pytest
 
 from zoo import BaseMLModel, hookimpl
-from zoo.default_plugins.baselines import BaselineClassifier
 from zoo.catalogue import build_catalogue
+from zoo.default_plugins.baselines import BaselineClassifier
 from zoo.errors import PluginError
 from zoo.plugins import Plugins
 
@@ -120,7 +121,9 @@ def test_everyday_commands_import_no_heavy_library(site, command, tmp_path):
     assert proc.returncode == 0, proc.stderr
     imported = set(json.loads(proc.stderr.strip().splitlines()[-1]))
     assert imported & HEAVY == set()
-    assert {"zoo_sklearn", "zoo_example"} <= imported  # the plugins really were loaded
+    assert "zoo_example" in imported  # the plugins really were loaded
+    if importlib.util.find_spec("zoo_sklearn"):  # absent where the kernel is tested alone
+        assert "zoo_sklearn" in imported
     assert "importlib.metadata" not in imported or command != ["--help"]
 
 

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zoo import Registry
-from zoo import hookimpl
+from zoo import Registry, hookimpl
 from zoo.default_plugins.baselines import BaselineClassifier
 from zoo.predicting import predict_table
 

@@ -44,8 +44,12 @@ def held_out_artifacts(model: Any, X_test: Any, y_test: Any, split: dict[str, An
     """A predictor's evaluation files from its held-out rows, written into ``directory``: the
     plots of its task (``PLOTS``) and ``evaluation.json`` (every metric with a bootstrap
     confidence interval, and ``split``: which rows were held out)."""
+    import importlib.util
+
     directory = Path(directory)
-    files = plot_artifacts(model, X_test, y_test, directory)
+    # Plots need the optional matplotlib (zoo-ml[plots]); the metrics never do.
+    files = (plot_artifacts(model, X_test, y_test, directory)
+             if importlib.util.find_spec("matplotlib") else {})
     y_values = y_test.to_numpy()
     # Fewer resamples on big test splits keep training fast; their intervals are narrow anyway.
     n_boot = max(50, min(200, 2_000_000 // max(len(y_values), 1)))
@@ -230,7 +234,10 @@ def _recommend(metric: str, t: dict[str, Any], margin: float) -> tuple[str, str]
 
 def pyplot() -> Any:
     """matplotlib's pyplot on the Agg backend (files only, no display)."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise ZooError("plots need matplotlib: pip install 'zoo-ml[plots]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

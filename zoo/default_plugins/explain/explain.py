@@ -157,7 +157,10 @@ def plot_importance(explanation: dict[str, Any], path: str | Path, top: int = 20
 
 def pyplot() -> Any:
     """matplotlib's pyplot on the Agg backend (files only, no display)."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise ZooError("plots need matplotlib: pip install 'zoo-ml[plots]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

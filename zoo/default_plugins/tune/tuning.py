@@ -330,7 +330,8 @@ def _optuna_study(space: dict[str, dict[str, Any]], maximize: bool, seed: int) -
     try:
         import optuna
     except ImportError:
-        raise ZooError("--search bayes needs Optuna: pip install optuna, or use --search random") from None
+        raise ZooError("--search bayes needs Optuna: pip install 'zoo-ml[tune]', "
+                       "or use --search random") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     dist = optuna.distributions
     distributions = {}
