@@ -258,9 +258,10 @@ def train(ctx: click.Context, component: str, data: str, target: str | None, nam
               help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a local cluster).")
 @click.option("--chunk-rows", default=100_000, show_default=True,
               help="Rows read and scored at a time (memory stays flat as files grow).")
-@click.option("--method", type=click.Choice(["conformal", "bootstrap"]),
-              help="conformal (default): split conformal, CQR or sets, with a coverage guarantee; "
-                   "bootstrap: residual bootstrap intervals, no guarantee.")
+@click.option("--method",
+              help="How --interval is made, by the plugin that offers it. Built in: conformal "
+                   "(default; split conformal, CQR or sets, with a coverage guarantee) and "
+                   "bootstrap (residual bootstrap intervals, no guarantee).")
 @json_option
 @click.pass_context
 def predict(ctx: click.Context, ref: str, data: str, output: str | None, interval: float | None,
@@ -290,8 +291,9 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
         answer = hook.prediction_intervals(registry=registry, version=version, level=interval,
                                            method=method)
         if answer is None:
-            raise ZooError("--interval needs a plugin that computes intervals (the built-in "
-                           "zoo.conformal); `zoo plugins --all` lists them")
+            what = f"with --method {method}" if method else ""
+            raise ZooError(f"no plugin computes intervals {what} (the built-in zoo.conformal "
+                           "offers conformal and bootstrap); `zoo plugins --all` lists them")
         intervals, note = answer
     if engine != "local":
         options = {"scheduler": scheduler, "chunk_rows": chunk_rows, "intervals": intervals,

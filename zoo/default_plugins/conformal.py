@@ -280,7 +280,10 @@ def training_artifacts(model: Any, X_test: Any, y_test: Any, split: dict[str, An
 
 @hookimpl
 def prediction_intervals(registry: Any, version: dict[str, Any], level: float,
-                         method: str | None) -> tuple[Intervals, str]:
+                         method: str | None) -> tuple[Intervals, str] | None:
     """``zoo predict --interval``: what adds the version's interval (or set) columns to each
-    scored chunk (picklable, for Dask workers too) and the note on what they guarantee."""
+    scored chunk (picklable, for Dask workers too) and the note on what they guarantee; None
+    for a ``method`` another plugin may offer."""
+    if method not in (None, *METHODS):
+        return None
     return make_intervals(registry, version, level, method)

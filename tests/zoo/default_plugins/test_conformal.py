@@ -210,3 +210,5 @@ def test_zoo_train_then_predict_with_interval(tmp_path):
     assert result.exit_code == 1 and "between 0 and 1" in result.output and "Traceback" not in result.output
     result = runner.invoke(cli, ["predict", "fr", str(data), "--method", "bootstrap"])
     assert result.exit_code == 1 and "--method needs --interval" in result.output
+    result = runner.invoke(cli, ["predict", "fr", str(data), "--interval", "0.9", "--method", "jackknife"])
+    assert result.exit_code == 1 and "no plugin computes intervals with --method jackknife" in result.output
