@@ -125,7 +125,7 @@ def build_catalogue(plugins: Any | None = None) -> Catalogue:
     for kind, hook in HOOKS.items():
         def register(cls: type, kind: str = kind) -> None:
             plugin = current_plugin() or "unknown"
-            _check(kind, cls)
+            check_component_class(kind, cls)
             offers.append((plugins.rank(plugin), len(offers), plugin, kind, cls))
 
         getattr(plugins.hook, hook)(register=register)
@@ -136,7 +136,9 @@ def build_catalogue(plugins: Any | None = None) -> Catalogue:
     return catalogue
 
 
-def _check(kind: str, cls: Any) -> None:
+def check_component_class(kind: str, cls: Any) -> None:
+    """The catalogue's rule for a registered class: a subclass of the kind's base class with a
+    dotted lower-case ``component`` name; raises ``TypeError``/``ValueError`` otherwise."""
     base = BASES[kind]
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise TypeError(f"{HOOKS[kind]} got {cls!r}, which is not a subclass of zoo.{base.__name__}")

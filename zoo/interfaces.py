@@ -5,7 +5,9 @@ They follow scikit-learn's conventions: ``__init__`` only stores its keyword arg
 ``get_params``/``set_params`` come from the ``__init__`` signature, fitted state ends in
 ``_`` and ``fit`` returns ``self``. A subclass declares class attributes ``component``
 (its qualified catalogue name, e.g. ``"sklearn.random_forest_classifier"``) and ``task``;
-the first line of its docstring is its description in the catalogue.
+the first line of its docstring is its description in the catalogue. A version is loaded
+with ``from_artifact``: the subclass's ``load``, then the base class's ``restore_metadata``.
+``zoo.testing.check_component`` checks that a subclass keeps all of this.
 
 Nothing here imports numpy or pandas at module level, so plugins can import these
 classes from their entry module without slowing ``zoo --help``.
@@ -154,10 +156,11 @@ class Component:
 class BaseMLModel(Component):
     """A predictor: a classifier or a regressor trained on a table with a target column.
 
-    Subclasses implement ``_fit(X, y)``, ``_predict(X)``, and for classifiers
-    ``_predict_proba(X)``, plus ``save``/``load``. The public methods here take a
-    DataFrame, check its columns against the ones seen at fit, and keep the metadata
-    the registry needs.
+    Subclasses implement ``_fit(X, y)``, ``_predict(X)`` (a classifier may leave it: the
+    most probable class of ``_predict_proba(X)``), and for classifiers ``_predict_proba(X)``
+    (columns in the order of ``classes_``), plus ``save``/``load``. The public methods here
+    take a DataFrame, check its columns against the ones seen at fit, and keep the metadata
+    the registry needs; ``restore_metadata`` puts it back on a loaded model.
     """
 
     kind = "predictor"
@@ -268,7 +271,12 @@ class BaseMLModel(Component):
         raise NotImplementedError
 
     def _predict(self, X: Any) -> Any:
-        raise NotImplementedError
+        """A classifier's labels default to the most probable class of ``_predict_proba``."""
+        if self.task != "classification":
+            raise NotImplementedError
+        import numpy as np
+
+        return np.asarray(self.classes_)[np.argmax(self._predict_proba(X), axis=1)]
 
     def _predict_proba(self, X: Any) -> Any:
         raise NotImplementedError

@@ -64,7 +64,8 @@ class Registry(Store):
                   "plugin_version": info.plugin_version, "artifact_format": info.artifact_format,
                   "metadata": model.metadata}
         version = self.add_version(
-            name, record, model.save, params=model.get_params() if params is None else params,
+            name, record, model.save,
+            params=model.get_params(deep=False) if params is None else params,
             metrics=metrics, tags=tags, data=data, parents=parents, relation=relation,
             description=description, artifacts=artifacts,
         )
@@ -176,8 +177,7 @@ def load_version(version: dict[str, Any], path: str | Path) -> Any:
             f"{version['plugin']!r}, which is not installed: install that plugin"
         ) from None
     try:
-        model = info.cls.load(path, version["metadata"])
-        model.restore_metadata(version["metadata"])
+        model = info.cls.from_artifact(path, version["metadata"])
     except ZooError:
         raise
     except Exception as exc:  # a loader choking on bytes that hash right but are not its format

@@ -28,13 +28,20 @@ Options (keyword arguments of ``check_component``, or the dict beside a class):
 - ``fit``: ``fit(model, X, y) -> model`` for a predictor whose ``fit`` needs more than
   ``X`` and ``y`` (a calibrated model needs fitted members).
 - ``multiclass``: False for a classifier or calibrator of two classes only (default True).
+- ``floors``: ``{metric: minimum}`` of higher-is-better metrics (accuracy, roc_auc, f1, r2)
+  a predictor must beat on held-out rows of the kit's data (the ``learns`` check, run only
+  with this option: the kit's own baselines learn nothing on purpose).
 - ``columns``: the data a drift test or monitor takes: ``"numeric"`` (default),
   ``"categorical"``, ``"binary"`` (0/1 and booleans) or ``"mixed"``.
 - ``groups``: a calibrator that needs group columns: their names (passed as ``groups=``).
 - ``members``: a calibrator of several models' scores: how many score arrays it takes.
 
-``registered(*classes)`` makes classes that no installed plugin registers known to the
-catalogue for a ``with`` block, e.g. a small model a test needs inside a registry.
+A plugin as a whole: ``check_plugin(name, components)`` loads the installed plugin as ``zoo``
+does (strict mode, its catalogue entries, an entry module that imports nothing heavy), and
+``check_install(source, name, component)`` installs it into a fresh environment and trains
+and predicts through the real CLI. ``registered(*classes)`` makes classes that no installed
+plugin registers known to the catalogue for a ``with`` block (a small model a test needs
+inside a registry); ``predictor_data(task)`` is the kit's seeded data, for a plugin's own tests.
 
 Importing this module is light: numpy and pandas load when a check runs, and pytest only
 for ``parametrize_with_checks``.
@@ -65,17 +72,15 @@ from zoo.interfaces import (
     SearchSpace,
 )
 
-__all__ = ["CHECKS", "HEAVY", "check_component", "check_plugin", "checks_for", "parametrize_with_checks",
-           "registered", "run_check"]
+__all__ = ["CHECKS", "HEAVY", "check_component", "check_install", "check_plugin", "checks_for",
+           "parametrize_with_checks", "predictor_data", "registered", "run_check"]
 
 #: Rows the checks fit on, and rows they predict.
 N_FIT, N_NEW = 200, 60
-#: The predictors' feature columns: a space, brackets and an integer column on purpose.
-FEATURES = ("a", "b c", "d[0]", "count")
-#: A column every check's data lacks, and one it adds to see that extra columns are ignored.
+#: A column no data set has, added to see that extra columns are ignored.
 EXTRA = "zz_extra"
 
-_KIT_OPTIONS = {"params", "skip", "fit", "multiclass", "columns", "groups", "members"}
+_KIT_OPTIONS = {"params", "skip", "fit", "multiclass", "columns", "groups", "members", "floors"}
 _REGISTRY: dict[str, tuple[Callable[[Any], None], tuple[str, ...]]] = {}
 
 
@@ -123,11 +128,9 @@ class _Case:
         if self.kind == "predictor":
             fit = self.option("fit")
             return fit(model, data.X, data.y) if fit else model.fit(data.X, data.y)
-        if self.kind == "detector":
-            return model.fit(data.X)
         if self.kind == "calibrator":
             return model.fit(data.X, data.y, **data.kwargs)
-        return model.fit(data.X)
+        return model.fit(data.X)  # detectors, drift tests and monitors learn from a table alone
 
     def fitted(self, data: Data, **params: Any) -> Any:
         model = self.new(**params)
@@ -158,6 +161,8 @@ def checks_for(component: Any, **options: Any) -> list[str]:
 
 def run_check(name: str, component: Any, **options: Any) -> None:
     """Run the check ``name`` on ``component``; a failure is an ``AssertionError`` naming both."""
+    if name not in _REGISTRY:
+        raise ValueError(f"no check is called {name!r}; the checks are {', '.join(_REGISTRY)}")
     case = _Case(component, options)
     fn, _ = _REGISTRY[name]
     try:
@@ -207,8 +212,8 @@ def _applies(name: str, case: _Case) -> bool:
     """Whether a check of the case's kind applies to this class (monitors may not persist)."""
     if name in ("save_load_round_trip", "registry_round_trip"):
         return _persists(case.cls)
-    if name == "validate_metrics":
-        return case.kind == "predictor"
+    if name == "learns":
+        return bool(case.option("floors"))
     return True
 
 
@@ -291,41 +296,96 @@ def check_plugin(name: str, components: Iterable[type] = (),
     return list(entries.values())
 
 
+def check_install(source: str | Path, name: str, component: type,
+                  params: dict[str, Any] | None = None) -> None:
+    """``zoo install SOURCE`` into a fresh virtual environment gives plugin ``name`` in working
+    order: its module comes from the new install, ``zoo plugins`` shows it ok (strict mode),
+    ``zoo train`` fits the predictor ``component`` (with ``params``) on the kit's data and
+    ``zoo predict`` scores the same bits as the version loaded in this process.
+
+    The environment borrows this one's libraries (read-only), so nothing is downloaded; it
+    takes some seconds: mark the test slow.
+    """
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+
+    import pandas as pd
+
+    from zoo.models import Registry
+
+    with tempfile.TemporaryDirectory(prefix="zoo-install-") as tmp:
+        root = Path(tmp)
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
+        python = root / "venv" / "bin" / "python"
+        where_lib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+        purelib = subprocess.run([str(python), "-c", where_lib],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        # Its own site-packages comes first on sys.path, so what `zoo install` puts there wins.
+        parent = sysconfig.get_paths()["purelib"]
+        Path(purelib, "zoo_borrow_parent.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
+        # PIP_NO_BUILD_ISOLATION=0 turns build isolation off (pip reads "no-" options inverted),
+        # so the build uses this environment's setuptools instead of downloading one.
+        env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0",
+               "ZOO_REGISTRY": str(root / "r.db"), "ZOO_STRICT_PLUGINS": "1"}
+
+        def run(*args: str) -> str:
+            proc = subprocess.run([str(python), *args], capture_output=True, text=True, env=env, timeout=600)
+            _expect(proc.returncode == 0, f"{' '.join(args[:4])} failed:\n{proc.stderr[-2000:]}")
+            return proc.stdout
+
+        # Built from a copy, so setuptools' build files never land in the source tree.
+        copy = shutil.copytree(source, root / "source", ignore=shutil.ignore_patterns(
+            "build", "*.egg-info", "__pycache__", "tests"))
+        run("-m", "zoo", "install", str(copy))
+        where = run("-c", "import importlib; from zoo.plugins import entry_points\n"
+                          f"ep = next(e for e in entry_points('zoo') if e.name == {name!r})\n"
+                          "print(importlib.import_module(ep.value.partition(':')[0]).__file__)")
+        _expect(where.startswith(str(root / "venv")),
+                f"{name} is imported from {where.strip()}, not the new install")
+        plugins = {p["name"]: p for p in json.loads(run("-m", "zoo", "plugins", "--json"))["plugins"]}
+        _expect(plugins.get(name, {}).get("status") == "ok", f"zoo plugins shows {plugins.get(name)}")
+        data = predictor_data(component.task)[-1]
+        data.X.assign(**{data.y.name: data.y}).to_csv(root / "train.csv", index=False)
+        data.new.to_csv(root / "new.csv", index=False)
+        pairs = [arg for k, v in (params or {}).items() for arg in ("--param", f"{k}={v}")]
+        run("-m", "zoo", "train", component.component, str(root / "train.csv"), "--target", str(data.y.name),
+            "--name", "kit", *pairs)
+        run("-m", "zoo", "predict", "kit:1", str(root / "new.csv"), "-o", str(root / "scored.parquet"))
+        scored = pd.read_parquet(root / "scored.parquet")
+        with Registry(root / "r.db") as registry:
+            model = registry.load("kit:1", observed=False)
+            new = pd.read_csv(root / "new.csv")
+            if component.task == "classification":
+                columns, here = [f"proba_{c}" for c in model.classes_], model.predict_proba(new)
+            else:
+                columns, here = ["prediction"], model.predict(new)[:, None]
+        _expect(scored[columns].to_numpy().tolist() == here.tolist(),
+                "zoo predict in the new environment and the version loaded here score differently")
+
+
 # --- a throwaway plugin, so that a registry can store classes no installed plugin offers ---
 
 _THROWAWAY = itertools.count()
 
 
-class _Offer:
-    """A plugin registering ``classes`` under each kind's hook."""
+def _offering(classes: tuple[type, ...]) -> Any:
+    """A plugin object whose registration hooks offer ``classes``, each under its kind's hook."""
+    import types
 
-    def __init__(self, classes: tuple[type, ...]) -> None:
-        self.classes = classes
+    from zoo.catalogue import HOOKS
 
-    def _offer(self, kind: str, register: Callable[[type], None]) -> None:
-        for cls in self.classes:
-            if kind_of(cls) == kind:
-                register(cls)
+    plugin = types.SimpleNamespace()
+    for kind, hook in HOOKS.items():
+        def offer(register: Callable[[type], None], kind: str = kind) -> None:
+            for cls in classes:
+                if kind_of(cls) == kind:
+                    register(cls)
 
-    @hookimpl
-    def register_predictors(self, register: Callable[[type], None]) -> None:
-        self._offer("predictor", register)
-
-    @hookimpl
-    def register_detectors(self, register: Callable[[type], None]) -> None:
-        self._offer("detector", register)
-
-    @hookimpl
-    def register_calibrators(self, register: Callable[[type], None]) -> None:
-        self._offer("calibrator", register)
-
-    @hookimpl
-    def register_drift_tests(self, register: Callable[[type], None]) -> None:
-        self._offer("drift_test", register)
-
-    @hookimpl
-    def register_monitors(self, register: Callable[[type], None]) -> None:
-        self._offer("monitor", register)
+        setattr(plugin, hook, hookimpl(offer))
+    return plugin
 
 
 @contextlib.contextmanager
@@ -337,7 +397,7 @@ def registered(*classes: type) -> Iterator[None]:
 
     plugins = get_plugins()
     name = f"zoo-testing-{next(_THROWAWAY)}"
-    plugins.register(_Offer(classes), name=name, version="0", distribution=name)
+    plugins.register(_offering(classes), name=name, version="0", distribution=name)
     try:
         catalogue = build_catalogue(plugins)
         for cls in classes:
@@ -374,8 +434,8 @@ class Data:
     ``kwargs`` for a calibrator's ``fit``/``transform`` (``groups``)."""
 
     def __init__(self, X: Any, y: Any = None, new: Any = None, kwargs: dict[str, Any] | None = None,
-                 name: str = "", new_kwargs: dict[str, Any] | None = None) -> None:
-        self.X, self.y, self.new = X, y, new
+                 name: str = "", new_kwargs: dict[str, Any] | None = None, new_y: Any = None) -> None:
+        self.X, self.y, self.new, self.new_y = X, y, new, new_y
         self.kwargs, self.new_kwargs = kwargs or {}, new_kwargs or {}
         self.name = name
 
@@ -387,6 +447,8 @@ def _rng(salt: int) -> Any:
 
 
 def _features(rng: Any, n: int) -> Any:
+    """The predictors' and detectors' columns: names with a space and brackets, and an integer
+    column, on purpose (libraries that keep feature names choke on some)."""
     import pandas as pd
 
     return pd.DataFrame({"a": rng.normal(size=n), "b c": rng.normal(size=n),
@@ -414,8 +476,10 @@ def predictor_data(task: str, multiclass: bool = True) -> list[Data]:
             # Named so that sorted order (high, low, mid) is not the order of the signal.
             grade = np.array(["low", "mid", "high"])[np.digitize(signal, np.quantile(signal, [1 / 3, 2 / 3]))]
             targets["multiclass"] = pd.Series(grade, name="grade")
-    return [Data(X.iloc[:N_FIT].reset_index(drop=True), y.iloc[:N_FIT].reset_index(drop=True),
-                 X.iloc[N_FIT:].reset_index(drop=True), name=name) for name, y in targets.items()]
+    fit, new = slice(0, N_FIT), slice(N_FIT, None)
+    return [Data(X.iloc[fit].reset_index(drop=True), y.iloc[fit].reset_index(drop=True),
+                 X.iloc[new].reset_index(drop=True), name=name, new_y=y.iloc[new].reset_index(drop=True))
+            for name, y in targets.items()]
 
 
 def detector_data() -> Data:
@@ -608,7 +672,7 @@ def _quietly(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def _check_declared(case: _Case) -> None:
     """Class attributes the catalogue shows: a dotted lower-case name, the kind, a task, a
     one-line description, the artifact format."""
-    from zoo.catalogue import _check as registrable
+    from zoo.catalogue import check_component_class as registrable
 
     cls = case.cls
     registrable(case.kind, cls)  # the catalogue's own rule: a subclass of the kind's base, a good name
@@ -730,12 +794,14 @@ def _check_not_fitted(case: _Case) -> None:
 def _check_metadata_json(case: _Case) -> None:
     """``metadata`` is JSON (no NaN) before and after fit, and names the task and features."""
     data = _data(case)[0]
-    _json(case.new().metadata)
-    model = case.fitted(data)
-    try:
-        meta = _json(model.metadata)
-    except (TypeError, ValueError) as exc:
-        raise AssertionError(f"metadata is not JSON: {exc}") from None
+    model = case.new()
+    for when in ("before fit", "after fit"):
+        if when == "after fit":
+            case.fit(model, data)
+        try:
+            meta = _json(model.metadata)
+        except (TypeError, ValueError) as exc:
+            raise AssertionError(f"metadata is not JSON {when}: {exc}") from None
     if case.kind in ("predictor", "detector"):
         _expect(meta.get("task") == case.cls.task, f"metadata['task'] is {meta.get('task')!r}")
         _expect(meta.get("feature_names") == [str(c) for c in data.X.columns],
@@ -961,6 +1027,19 @@ def _check_validate_metrics(case: _Case) -> None:
             else {"rmse", "mae", "r2"})
     _expect(set(scores) == want, f"validate gave {sorted(scores)}, not {sorted(want)}")
     _expect(all(math.isfinite(v) for v in scores.values()), f"validate gave non-finite scores {scores}")
+
+
+@_check("predictor")
+def _check_learns(case: _Case) -> None:
+    """With the ``floors`` option, ``validate`` on held-out rows of each data set beats them."""
+    floors = case.option("floors")
+    seen = set()
+    for data in _data(case):
+        scores = case.fitted(data).validate(data.new, data.new_y)
+        seen |= set(scores)
+        low = {k: round(scores[k], 4) for k, v in floors.items() if k in scores and not scores[k] > v}
+        _expect(not low, f"on held-out {data.name} rows it scores {low}, below the floors {floors}")
+    _expect(set(floors) <= seen, f"floors name metrics validate never gives: {sorted(set(floors) - seen)}")
 
 
 @_check("predictor")

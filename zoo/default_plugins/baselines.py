@@ -32,11 +32,6 @@ class BaselineClassifier(BaseMLModel):
 
         return np.tile(self.class_prior_, (len(X), 1))
 
-    def _predict(self, X: Any) -> Any:
-        import numpy as np
-
-        return np.repeat(self.classes_[int(np.argmax(self.class_prior_))], len(X))
-
     def save(self, path: str | Path) -> None:
         """Write the class frequencies as JSON."""
         self.check_fitted()

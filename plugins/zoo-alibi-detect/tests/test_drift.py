@@ -1,6 +1,7 @@
-"""zoo-alibi-detect's drift tests on synthetic data with fixed seeds: which features they flag,
-zoo's corrections over alibi-detect's p-values, categorical and binary columns, bad input,
-and the npz round trip (directly and through a real registry).
+"""zoo-alibi-detect's drift tests on synthetic data with fixed seeds: zoo's contract for drift
+tests (the conformance kit), which features they flag, zoo's corrections over alibi-detect's
+p-values, categorical and binary columns, bad input, and the npz round trip (directly and
+through a real registry).
 
 Runs where alibi-detect is installed (.venv-alibi, made by scripts/setup-alibi); skipped
 elsewhere.
@@ -18,11 +19,22 @@ pytest.importorskip("alibi_detect", reason="alibi-detect is not installed in thi
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from zoo_alibi_detect.drift import DRIFT_TESTS, JOINT, MAX_CATEGORIES  # noqa: E402
+from zoo_alibi_detect.drift import (  # noqa: E402
+    DRIFT_TESTS,
+    JOINT,
+    MAX_CATEGORIES,
+    ChiSquareDrift,
+    ClassifierDrift,
+    CVMDrift,
+    FETDrift,
+    KSDrift,
+    LSDDDrift,
+    MMDDrift,
+    TabularDrift,
+)
 
-from zoo import Registry  # noqa: E402
-from zoo.catalogue import build_catalogue  # noqa: E402
-from zoo.errors import DataError, IntegrityError, ZooError  # noqa: E402
+from zoo import DataError, IntegrityError, Registry, ZooError, build_catalogue  # noqa: E402
+from zoo.testing import check_plugin, parametrize_with_checks  # noqa: E402
 
 FEATURES = [f"f{i}" for i in range(6)]
 HAS_BACKEND = any(importlib.util.find_spec(p) for p in ("torch", "tensorflow"))
@@ -73,6 +85,24 @@ def binary():
         return pd.DataFrame({"flag": rng.random(n) < share, "bit": (rng.random(n) < 0.5).astype(int)})
 
     return sample(600, 0.3), sample(600, 0.3), sample(600, 0.45)
+
+
+# --- zoo's contract for drift tests (the conformance kit), on the columns each test takes ---
+
+
+@parametrize_with_checks([
+    KSDrift, CVMDrift, (ChiSquareDrift, {"columns": "categorical"}), (TabularDrift, {"columns": "mixed"}),
+    (FETDrift, {"columns": "binary"}),
+    (ClassifierDrift, {"columns": "mixed", "params": {"n_estimators": 30}}),
+    *([(MMDDrift, {"params": {"n_permutations": 50}}), (LSDDDrift, {"params": {"n_permutations": 50}})]
+      if HAS_BACKEND else []),
+])
+def test_conformance(component, check):
+    check(component)
+
+
+def test_the_installed_plugin_registers_every_test_and_starts_light():
+    check_plugin("alibi", DRIFT_TESTS, heavy=("alibi_detect", "torch", "tensorflow"))
 
 
 # --- the catalogue ---

@@ -33,9 +33,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
+from zoo import DataError, DriftTest, IntegrityError, ZooError
 from zoo.drift import check_columns, check_correction, verdict
-from zoo.errors import DataError, IntegrityError, ZooError
-from zoo.interfaces import DriftTest
 
 FORMAT = "zoo-alibi-detect/1"
 #: The ``feature`` of the one result row of a test over the whole table (zoo-drift's name too).
@@ -87,9 +86,10 @@ class AlibiDriftTest(DriftTest):
     """Base of the plugin's tests: column coding, zoo's verdict and npz persistence.
 
     A subclass names its alibi-detect class in ``detector_class``, says which columns it
-    takes in ``columns`` ("numeric", "categorical", "mixed" or "binary") and, when its
-    detector needs more than ``p_val`` and ``correction``, overrides ``_make(cd, x_ref)``,
-    which returns the fitted alibi-detect detector.
+    takes in ``columns`` ("numeric", "categorical", "mixed" or "binary"; the categorical and
+    mixed ones get ``categories_per_feature``) and, when its detector needs more than
+    ``p_val`` and ``correction``, overrides ``_make(cd, x_ref)``, which returns the fitted
+    alibi-detect detector.
     """
 
     artifact_format = "npz"
@@ -105,8 +105,7 @@ class AlibiDriftTest(DriftTest):
     min_rows: ClassVar[int] = 2
 
     def __init__(self, alpha: float = 0.05, correction: str = "bh") -> None:
-        self.alpha = alpha
-        self.correction = correction
+        self.store_params(locals())
 
     # --- fitting and testing ---
 
@@ -182,7 +181,12 @@ class AlibiDriftTest(DriftTest):
 
     def _make(self, cd: Any, x_ref: Any) -> Any:
         detector = getattr(cd, self.detector_class)
-        return detector(x_ref, p_val=self.alpha, correction=self._alibi_correction())
+        kwargs: dict[str, Any] = {}
+        if self.columns in ("categorical", "mixed"):  # the category count of each coded column
+            kwargs["categories_per_feature"] = {j: len(self.categories_[name])
+                                                for j, name in enumerate(self.feature_names_in_)
+                                                if name in self.categories_}
+        return detector(x_ref, p_val=self.alpha, correction=self._alibi_correction(), **kwargs)
 
     # --- columns ---
 
@@ -240,8 +244,7 @@ class AlibiDriftTest(DriftTest):
         """Write the reference table and the parameters as an npz (no pickle)."""
         import numpy as np
 
-        if not hasattr(self, "reference_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+        self.check_fitted()
         arrays = {f"column_{j}": _storable(self.reference_[name])
                   for j, name in enumerate(self.feature_names_in_)}
         header = {
@@ -305,11 +308,6 @@ class ChiSquareDrift(AlibiDriftTest):
     def _categorical_columns(self, frame: Any) -> list[str]:
         return list(frame.columns)
 
-    def _make(self, cd: Any, x_ref: Any) -> Any:
-        counts = {j: len(self.categories_[name]) for j, name in enumerate(self.feature_names_in_)}
-        return cd.ChiSquareDrift(x_ref, p_val=self.alpha, categories_per_feature=counts,
-                                 correction=self._alibi_correction())
-
 
 class TabularDrift(AlibiDriftTest):
     """alibi-detect TabularDrift: KS for numeric columns, chi-square for categorical ones."""
@@ -321,18 +319,10 @@ class TabularDrift(AlibiDriftTest):
 
     def __init__(self, alpha: float = 0.05, correction: str = "bh",
                  categorical: list[str] | None = None) -> None:
-        self.alpha = alpha
-        self.correction = correction
-        self.categorical = categorical
+        self.store_params(locals())
 
     def _test_of(self, feature: str) -> str:
         return "chi2" if feature in self.categories_ else "ks"
-
-    def _make(self, cd: Any, x_ref: Any) -> Any:
-        counts = {j: len(self.categories_[name]) for j, name in enumerate(self.feature_names_in_)
-                  if name in self.categories_}
-        return cd.TabularDrift(x_ref, p_val=self.alpha, categories_per_feature=counts,
-                               correction=self._alibi_correction())
 
 
 class FETDrift(AlibiDriftTest):
@@ -345,9 +335,7 @@ class FETDrift(AlibiDriftTest):
 
     def __init__(self, alpha: float = 0.05, correction: str = "bh",
                  alternative: str = "two-sided") -> None:
-        self.alpha = alpha
-        self.correction = correction
-        self.alternative = alternative
+        self.store_params(locals())
 
     def _categorical_columns(self, frame: Any) -> list[str]:
         return []  # booleans are binary features here, not categories
@@ -372,11 +360,7 @@ class ClassifierDrift(AlibiDriftTest):
 
     def __init__(self, alpha: float = 0.05, correction: str = "bh", n_estimators: int = 100,
                  seed: int = 0, categorical: list[str] | None = None) -> None:
-        self.alpha = alpha
-        self.correction = correction
-        self.n_estimators = n_estimators
-        self.seed = seed
-        self.categorical = categorical
+        self.store_params(locals())
 
     def _make(self, cd: Any, x_ref: Any) -> Any:
         from sklearn.ensemble import RandomForestClassifier
@@ -401,11 +385,7 @@ class _BackendDrift(AlibiDriftTest):
 
     def __init__(self, alpha: float = 0.05, correction: str = "bh", backend: str = "auto",
                  n_permutations: int = 100, seed: int = 0) -> None:
-        self.alpha = alpha
-        self.correction = correction
-        self.backend = backend
-        self.n_permutations = n_permutations
-        self.seed = seed
+        self.store_params(locals())
 
     def _import(self) -> Any:
         import importlib.util
@@ -426,6 +406,11 @@ class _BackendDrift(AlibiDriftTest):
         else:
             raise ZooError(f"backend must be auto, pytorch or tensorflow, got {self.backend!r}")
         return alibi_cd()
+
+    def _make(self, cd: Any, x_ref: Any) -> Any:
+        with self._seeded():
+            return getattr(cd, self.detector_class)(x_ref, backend=self.backend_, p_val=self.alpha,
+                                                    n_permutations=int(self.n_permutations))
 
     def _encode(self, frame: Any) -> Any:
         return super()._encode(frame).astype("float32")  # what alibi-detect's kernels expect
@@ -460,11 +445,6 @@ class MMDDrift(_BackendDrift):
     detector_class = "MMDDrift"
     test_name = "mmd"
 
-    def _make(self, cd: Any, x_ref: Any) -> Any:
-        with self._seeded():
-            return cd.MMDDrift(x_ref, backend=self.backend_, p_val=self.alpha,
-                               n_permutations=int(self.n_permutations))
-
 
 class LSDDDrift(_BackendDrift):
     """alibi-detect LSDDDrift: least-squares density difference, all features (needs torch or tensorflow)."""
@@ -472,11 +452,6 @@ class LSDDDrift(_BackendDrift):
     component = "alibi.lsdd"
     detector_class = "LSDDDrift"
     test_name = "lsdd"
-
-    def _make(self, cd: Any, x_ref: Any) -> Any:
-        with self._seeded():
-            return cd.LSDDDrift(x_ref, backend=self.backend_, p_val=self.alpha,
-                                n_permutations=int(self.n_permutations))
 
 
 DRIFT_TESTS: tuple[type[AlibiDriftTest], ...] = (

@@ -1,4 +1,5 @@
-"""The calibrators on synthetic scores whose true probabilities are known."""
+"""The calibrators on synthetic scores whose true probabilities are known, and zoo's contract
+for each (the conformance kit: shapes, bad input, the JSON round trip bit for bit, ...)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,32 @@ from zoo_calibrate.calibrators import (
     make_calibrator,
 )
 
-from zoo.errors import DataError, ZooError
+from zoo import DataError, IntegrityError, ZooError
+from zoo.testing import check_plugin, parametrize_with_checks
 
 #: Calibrators that map one model's scores (not group-wise or ensembles).
 SINGLE = [c.component for c in CALIBRATORS if c not in (GroupwiseCalibrator, EnsembleCalibrator)]
+#: Fast settings where the defaults cross-validate many methods many times.
+QUICK = {"methods": ["identity", "sigmoid", "isotonic"], "repeats": 1}
+
+
+@parametrize_with_checks([
+    *[(c, {"params": QUICK} if c is AutoCalibrator else {}) for c in CALIBRATORS
+      if c not in (GroupwiseCalibrator, EnsembleCalibrator)],
+    (GroupwiseCalibrator, {"params": {"columns": ["campaign", "ad"], "method": "sigmoid"},
+                           "groups": ["campaign", "ad"]}),
+    (EnsembleCalibrator, {"params": {"method": "isotonic", "columns": ["campaign"]}, "groups": ["campaign"],
+                          "members": 2}),
+])
+def test_conformance(component, check):
+    check(component)
+
+
+def test_plugin_registers_every_calibrator_and_the_calibrated_model():
+    from zoo_calibrate.model import CalibratedModel
+
+    entries = check_plugin("calibrate", [*CALIBRATORS, CalibratedModel])
+    assert {e["kind"] for e in entries} == {"calibrator", "predictor"}
 
 
 def expit(z):
@@ -305,33 +328,7 @@ def test_ensemble_weights_favour_the_better_member():
     assert log_loss(out, y) <= log_loss(make_calibrator("sigmoid").fit(good, y).transform(good), y) + 0.01
 
 
-def _all_fitted(tmp_path):
-    scores, y = binary_data(2000, seed=18)
-    m_scores, m_y = multiclass_data(1500, seed=19, power=2.0)
-    _, _, groups = make_groups(2000, seed=20)
-    fitted = []
-    for name in SINGLE:
-        fitted.append((make_calibrator(name).fit(scores, y), scores, {}))
-        fitted.append((make_calibrator(name).fit(m_scores, m_y), m_scores, {}))
-    gw = GroupwiseCalibrator(columns=["campaign", "ad"], method="auto").fit(scores, y, groups)
-    fitted.append((gw, scores, {"groups": groups}))
-    ens = EnsembleCalibrator(method="isotonic", columns=["campaign"]).fit([scores, scores ** 2], y, groups)
-    return fitted + [(ens, [scores, scores ** 2], {"groups": groups})]
-
-
-def test_every_calibrator_round_trips_through_json_bit_for_bit(tmp_path):
-    for i, (calibrator, scores, kwargs) in enumerate(_all_fitted(tmp_path)):
-        path = tmp_path / f"c{i}.json"
-        calibrator.save(path)
-        assert b"\x80" not in path.read_bytes()  # JSON text, not a pickle
-        loaded = type(calibrator).load(path)
-        np.testing.assert_array_equal(loaded.transform(scores, **kwargs),
-                                      calibrator.transform(scores, **kwargs))
-
-
 def test_load_refuses_another_calibrators_file(tmp_path):
-    from zoo.errors import IntegrityError
-
     scores, y = binary_data(500)
     path = tmp_path / "c.json"
     make_calibrator("isotonic").fit(scores, y).save(path)

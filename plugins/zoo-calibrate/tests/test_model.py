@@ -15,10 +15,8 @@ import pandas as pd
 import pytest
 from zoo_calibrate.model import CalibratedModel
 
-from zoo import Registry
-from zoo import BaseMLModel, hookimpl
-from zoo.errors import DataError, IntegrityError, ZooError
-from zoo.plugins import get_plugins
+from zoo import BaseMLModel, DataError, IntegrityError, Registry, ZooError
+from zoo.testing import parametrize_with_checks, registered
 
 # The tables carry a group column that only the group-wise tests use.
 pytestmark = pytest.mark.filterwarnings("ignore::zoo.data.ExtraColumnsWarning")
@@ -54,7 +52,6 @@ class OverconfidentLinear(BaseMLModel):
     def load(cls, path, metadata=None):
         data = json.loads(Path(path).read_text())
         model = cls(sharpness=data["sharpness"])
-        model._restore_metadata(metadata)
         model.coef_ = np.asarray(data["coef"])
         return model
 
@@ -72,19 +69,24 @@ class Regressor(BaseMLModel):
         return np.full(len(X), self.mean_)
 
 
-class TestingPlugin:
-    @hookimpl
-    def register_predictors(self, register):
-        register(OverconfidentLinear)
-        register(Regressor)
-
-
 @pytest.fixture(autouse=True)
 def testing_plugin():
-    plugins = get_plugins()
-    plugins.register(TestingPlugin(), name="testing", version="0.0.1", distribution="testing")
-    yield
-    plugins.unregister("testing")
+    """The base classifiers in the catalogue, so that registries can store and load them."""
+    with registered(OverconfidentLinear, Regressor):
+        yield
+
+
+def calibrate_a_fresh_base(model, X, y):
+    return model.fit(X, y, members=[OverconfidentLinear().fit(X, y)])
+
+
+@parametrize_with_checks([
+    (CalibratedModel, {"params": {"method": "sigmoid"}, "fit": calibrate_a_fresh_base, "id": "sigmoid"}),
+    (CalibratedModel, {"params": {"method": "auto", "cv": 3}, "fit": calibrate_a_fresh_base,
+                       "multiclass": False, "id": "auto-binary"}),
+])
+def test_conformance(component, check):
+    check(component)
 
 
 @pytest.fixture
@@ -109,6 +111,13 @@ def registered_base(registry, df, name="base", sharpness=6.0):
     model = OverconfidentLinear(sharpness=sharpness).fit(df[["a", "b", "c"]], df["label"])
     v = registry.register(name, model)
     return registry.load(v["ref"]), v["ref"]
+
+
+def calibrated(registry, seed, method):
+    """A base registered from ``table(500, seed)``, calibrated with ``method`` on the next seed's rows."""
+    base, _ = registered_base(registry, table(500, seed))
+    cal = table(400, seed + 1)
+    return CalibratedModel(method=method).fit(cal.drop(columns="label"), cal["label"], members=[base]), cal
 
 
 @pytest.mark.parametrize("method, group_columns, classes", [
@@ -149,9 +158,7 @@ def test_calibration_improves_the_overconfident_base_on_new_rows(registry):
 
 
 def test_artifact_is_a_zip_of_json_and_the_members_own_files(registry, tmp_path):
-    train, cal = table(500, 7), table(400, 8)
-    base, _ = registered_base(registry, train)
-    model = CalibratedModel(method="isotonic").fit(cal.drop(columns="label"), cal["label"], members=[base])
+    model, _ = calibrated(registry, 7, "isotonic")
     first, second = tmp_path / "one.zip", tmp_path / "two.zip"
     model.save(first)
     model.save(second)
@@ -165,9 +172,7 @@ def test_artifact_is_a_zip_of_json_and_the_members_own_files(registry, tmp_path)
 
 
 def test_load_refuses_a_tampered_member(registry, tmp_path):
-    train, cal = table(500, 9), table(400, 10)
-    base, _ = registered_base(registry, train)
-    model = CalibratedModel(method="sigmoid").fit(cal.drop(columns="label"), cal["label"], members=[base])
+    model, _ = calibrated(registry, 9, "sigmoid")
     good, bad = tmp_path / "good.zip", tmp_path / "bad.zip"
     model.save(good)
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
@@ -187,7 +192,7 @@ def test_group_columns_are_inputs_kept_as_labels(registry):
     model = CalibratedModel(method="sigmoid", group_columns=["campaign"], min_group_size=20)
     model.fit(cal.drop(columns="label"), cal["label"], members=[base])
     assert model.feature_names == ["a", "b", "c", "campaign"]
-    assert model.key_columns == ["campaign"]
+    assert model.key_columns == ("campaign",)
     assert model.metadata["group_columns"] == ["campaign"]
     X = cal.drop(columns=["label"])
     with pytest.raises(DataError, match="'campaign'"):
@@ -214,9 +219,7 @@ def test_ensemble_weights_members_and_names_each(registry):
 
 
 def test_cross_validated_probabilities_are_out_of_fold(registry):
-    train, cal = table(500, 16), table(400, 17)
-    base, _ = registered_base(registry, train)
-    model = CalibratedModel(method="isotonic").fit(cal.drop(columns="label"), cal["label"], members=[base])
+    model, cal = calibrated(registry, 16, "isotonic")
     X, y = cal.drop(columns="label"), cal["label"]
     oof = model.cross_validated_proba(X, y)
     np.testing.assert_allclose(oof.sum(axis=1), 1.0)

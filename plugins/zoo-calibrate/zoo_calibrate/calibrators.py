@@ -31,8 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from zoo.errors import DataError, IntegrityError, ZooError
-from zoo.interfaces import Calibrator
+from zoo import Calibrator, DataError, IntegrityError, ZooError
 from zoo_calibrate._lazy import numpy as np
 
 #: Calibrated probabilities are kept within [EPS, 1 - EPS].
@@ -502,7 +501,7 @@ class IsotonicCalibrator(BaseCalibrator):
     fitted = ("x_", "y_")
 
     def __init__(self, prior_weight: float = 1.0):
-        self.prior_weight = prior_weight
+        self.store_params(locals())
 
     def _fit_binary(self, p: np.ndarray, y: np.ndarray) -> None:
         xs, inverse, counts = np.unique(p, return_inverse=True, return_counts=True)
@@ -534,8 +533,7 @@ class HistogramCalibrator(BaseCalibrator):
     fitted = ("edges_", "values_")
 
     def __init__(self, n_bins: int = 15, prior_weight: float = 1.0):
-        self.n_bins = n_bins
-        self.prior_weight = prior_weight
+        self.store_params(locals())
 
     def _fit_binary(self, p: np.ndarray, y: np.ndarray) -> None:
         edges, bins = equal_mass_bins(p, int(self.n_bins))
@@ -590,8 +588,7 @@ class SplineCalibrator(BaseCalibrator):
     fitted = ("x_", "y_")
 
     def __init__(self, n_knots: int | None = None, grid: int = 200):
-        self.n_knots = n_knots
-        self.grid = grid
+        self.store_params(locals())
 
     def _fit_binary(self, p: np.ndarray, y: np.ndarray) -> None:
         from scipy.interpolate import make_lsq_spline
@@ -647,26 +644,20 @@ class ScalingBinningCalibrator(BaseCalibrator):
     fitted = ("edges_", "values_")
 
     def __init__(self, scaler: str = "temperature", n_bins: int = 10):
-        self.scaler = scaler
-        self.n_bins = n_bins
+        self.store_params(locals())
 
-    def _fit_binary(self, p: np.ndarray, y: np.ndarray) -> None:
-        self._fit_scaled(p, y)
-
-    def _fit_multiclass(self, scores: np.ndarray, y: np.ndarray) -> None:
-        self._fit_scaled(scores, y)
-
-    def _fit_scaled(self, scores: np.ndarray, y: np.ndarray) -> None:
+    def _fit_binary(self, scores: np.ndarray, y: np.ndarray) -> None:
         if qualified(self.scaler) in (self.component, AutoCalibrator.component):
             raise ZooError(f"calibrate.scaling_binning needs a scaling method, not {self.scaler!r}")
         self.scaler_ = make_calibrator(self.scaler).fit(scores, y)
         self.edges_, self.values_ = fit_bins(self.scaler_.transform(scores), int(self.n_bins))
 
-    def _transform_binary(self, p: np.ndarray) -> np.ndarray:
-        return apply_bins(self.scaler_.transform(p), self.edges_, self.values_)
-
-    def _transform_multiclass(self, scores: np.ndarray) -> np.ndarray:
+    def _transform_binary(self, scores: np.ndarray) -> np.ndarray:
         return apply_bins(self.scaler_.transform(scores), self.edges_, self.values_)
+
+    # 1-D P(class 1) and (n, k) scores take the same path: the scaler and the bins handle both.
+    _fit_multiclass = _fit_binary
+    _transform_multiclass = _transform_binary
 
     def _extra_state(self) -> dict[str, Any]:
         return {"scaler": self.scaler_.to_json()}
@@ -733,21 +724,9 @@ class AutoCalibrator(BaseCalibrator):
 
     def __init__(self, methods: Sequence[str] = AUTO_METHODS, cv: int = 5, repeats: int = 3,
                  ece_ratio: float = 1.25, bins_se: float = 2.0, n_bins: int | None = None, seed: int = 0):
-        self.methods = methods
-        self.cv = cv
-        self.repeats = repeats
-        self.ece_ratio = ece_ratio
-        self.bins_se = bins_se
-        self.n_bins = n_bins
-        self.seed = seed
+        self.store_params(locals())
 
-    def _fit_binary(self, p: np.ndarray, y: np.ndarray) -> None:
-        self._choose(p, y)
-
-    def _fit_multiclass(self, scores: np.ndarray, y: np.ndarray) -> None:
-        self._choose(scores, y)
-
-    def _choose(self, scores: np.ndarray, y: np.ndarray) -> None:
+    def _fit_binary(self, scores: np.ndarray, y: np.ndarray) -> None:
         names = [qualified(m) for m in self.methods]
         for name in names:
             if BY_NAME.get(name) in (None, AutoCalibrator, ScalingBinningCalibrator, GroupwiseCalibrator,
@@ -837,12 +816,13 @@ class AutoCalibrator(BaseCalibrator):
     def _blended(self, scores: np.ndarray) -> np.ndarray:
         return blend([c.transform(scores) for c in self.calibrators_], [w for _, w in self.blend_])
 
-    def _transform_binary(self, p: np.ndarray) -> np.ndarray:
-        return self._transform_multiclass(p)
-
-    def _transform_multiclass(self, scores: np.ndarray) -> np.ndarray:
+    def _transform_binary(self, scores: np.ndarray) -> np.ndarray:
         out = self._blended(scores)
         return out if self.edges_ is None else apply_bins(out, self.edges_, self.values_)
+
+    # 1-D P(class 1) and (n, k) scores take the same path: every compared method handles both.
+    _fit_multiclass = _fit_binary
+    _transform_multiclass = _transform_binary
 
     def _extra_state(self) -> dict[str, Any]:
         return {"chosen": self.chosen_, "bins": self.bins_, "blend": self.blend_,
@@ -972,11 +952,7 @@ class GroupwiseCalibrator(BaseCalibrator):
 
     def __init__(self, columns: Sequence[str] = (), method: str = "auto", group_method: str = "sigmoid",
                  min_group_size: int = 50, shrinkage: float = 50.0):
-        self.columns = columns
-        self.method = method
-        self.group_method = group_method
-        self.min_group_size = min_group_size
-        self.shrinkage = shrinkage
+        self.store_params(locals())
 
     def fit(self, scores: Any, y: Any, groups: Any = None) -> GroupwiseCalibrator:
         """Fit the root and every large-enough group; ``groups`` holds the ``columns`` per row."""
@@ -1058,12 +1034,7 @@ class EnsembleCalibrator(BaseCalibrator):
 
     def __init__(self, method: str = "auto", columns: Sequence[str] = (), cv: int = 5, seed: int = 0,
                  min_group_size: int = 50, shrinkage: float = 50.0):
-        self.method = method
-        self.columns = columns
-        self.cv = cv
-        self.seed = seed
-        self.min_group_size = min_group_size
-        self.shrinkage = shrinkage
+        self.store_params(locals())
 
     @property
     def uses_groups(self) -> bool:  # type: ignore[override]

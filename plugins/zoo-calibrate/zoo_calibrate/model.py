@@ -22,8 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import DataError, IntegrityError, NotFoundError, ZooError
-from zoo.interfaces import BaseMLModel, Calibrator
+from zoo import BaseMLModel, Calibrator, DataError, IntegrityError, NotFoundError, ZooError
 from zoo_calibrate._lazy import numpy as np
 
 ARTIFACT_FORMAT = 1
@@ -32,7 +31,11 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 class CalibratedModel(BaseMLModel):
-    """Registered classifier(s) plus a fitted calibrator: made by `zoo calibrate`, served like any model."""
+    """Registered classifier(s) plus a fitted calibrator: made by `zoo calibrate`, served like any model.
+
+    ``fit(X, y, members=[...])`` takes the fitted classifiers to calibrate. With
+    ``group_columns`` it is a ``zoo.KeyColumns``: ``key_columns`` are the group columns.
+    """
 
     component = "calibrate.calibrated_model"
     task = "classification"
@@ -40,24 +43,20 @@ class CalibratedModel(BaseMLModel):
 
     def __init__(self, method: str = "auto", group_columns: Sequence[str] | None = None,
                  min_group_size: int = 50, shrinkage: float = 50.0, cv: int = 5, seed: int = 0):
-        self.method = method
-        self.group_columns = group_columns
-        self.min_group_size = min_group_size
-        self.shrinkage = shrinkage
-        self.cv = cv
-        self.seed = seed
+        self.store_params(locals())
 
     # --- columns ---
 
     @property
-    def key_columns(self) -> list[str]:
-        """The group columns: needed at predict time, used as labels rather than numbers."""
-        return list(self.group_columns or [])
+    def key_columns(self) -> tuple[str, ...]:
+        """The group columns (``zoo.KeyColumns``): needed at predict time, used as labels
+        rather than numbers."""
+        return tuple(self.group_columns or ())
 
     @property
     def metadata(self) -> dict[str, Any]:
         meta = super().metadata
-        meta["group_columns"] = self.key_columns
+        meta["group_columns"] = list(self.key_columns)
         if hasattr(self, "members_"):
             meta["members"] = [_ref(m) for m in self.members_]
             meta["calibrator"] = self.calibrator_.component
@@ -81,12 +80,12 @@ class CalibratedModel(BaseMLModel):
         name = qualified(str(self.method))
         if not name.startswith("calibrate.") and not self.key_columns and n_members == 1:
             # A calibrator from another plugin, used as it is.
-            from zoo.catalogue import build_catalogue
+            from zoo import build_catalogue
 
             return build_catalogue().get(name, kind="calibrator").create()
         member = make_calibrator(self.method, self.key_columns, **group)  # validates the method
         if n_members > 1:
-            return EnsembleCalibrator(method=name, columns=self.key_columns, cv=self.cv,
+            return EnsembleCalibrator(method=name, columns=list(self.key_columns), cv=self.cv,
                                       seed=self.seed, **group)
         return member
 
@@ -162,13 +161,10 @@ class CalibratedModel(BaseMLModel):
         return scores if len(scores) > 1 else scores[0]
 
     def _group_kwargs(self, X: Any) -> dict[str, Any]:
-        return {"groups": X[self.key_columns]} if self.key_columns else {}
+        return {"groups": X[list(self.key_columns)]} if self.key_columns else {}
 
     def _predict_proba(self, X: Any) -> np.ndarray:
         return _two_columns(self.calibrator_.transform(self._scores(X), **self._group_kwargs(X)))
-
-    def _predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self._predict_proba(X), axis=1)]
 
     def uncalibrated_proba(self, X: Any) -> np.ndarray:
         """The members' own probabilities (their plain average when several), before calibration."""
@@ -194,7 +190,7 @@ class CalibratedModel(BaseMLModel):
             raise DataError("too few rows of some class to cross-validate the calibration: "
                             "every class needs at least 2 rows")
         folds = stratified_folds(y_idx, n_folds, int(self.seed))
-        groups = X[self.key_columns].reset_index(drop=True) if self.key_columns else None
+        groups = X[list(self.key_columns)].reset_index(drop=True) if self.key_columns else None
         make = lambda: self.make_calibrator(len(self.members_))  # noqa: E731
         return _two_columns(out_of_fold(make, self._scores(X), y_idx, folds, groups))
 
@@ -220,8 +216,7 @@ class CalibratedModel(BaseMLModel):
 
     def save(self, path: str | Path) -> None:
         """Write members and calibrator into one zip (no pickle; fixed timestamps)."""
-        if not hasattr(self, "calibrator_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+        self.check_fitted()
         entries: dict[str, bytes] = {}
         manifest: dict[str, Any] = {"format": ARTIFACT_FORMAT, "params": _json_params(self.get_params()),
                                     "members": []}
@@ -247,8 +242,9 @@ class CalibratedModel(BaseMLModel):
 
     @classmethod
     def load(cls, path: str | Path, metadata: dict[str, Any] | None = None) -> CalibratedModel:
-        """Rebuild members (through the catalogue) and the calibrator from ``save``'s zip."""
-        from zoo.catalogue import build_catalogue
+        """Rebuild members (through the catalogue, each with its own metadata restored) and the
+        calibrator from ``save``'s zip; refuses a file without its metadata (the columns)."""
+        from zoo import build_catalogue
 
         try:
             with zipfile.ZipFile(path) as zf:
@@ -268,21 +264,19 @@ class CalibratedModel(BaseMLModel):
             for i, entry in enumerate(manifest["members"]):
                 file = _verified(blobs[entry["file"]], entry, Path(tmp) / f"member-{i}", path)
                 info = _component(catalogue, entry["component"], "predictor", entry.get("ref"))
-                member = info.cls.load(file, entry["metadata"])
+                member = info.cls.from_artifact(file, entry["metadata"])
                 if entry.get("ref"):
                     name, _, version = entry["ref"].rpartition(":")
                     member.model_name, member.model_version = name, int(version)
                 members.append(member)
             entry = manifest["calibrator"]
             file = _verified(blobs[entry["file"]], entry, Path(tmp) / "calibrator", path)
-            calibrator = _component(catalogue, entry["component"], "calibrator", None).cls.load(file)
+            calibrator = _component(catalogue, entry["component"], "calibrator", None).cls.from_artifact(file)
+        if not (metadata or {}).get("feature_names"):
+            raise IntegrityError(f"refusing to load {path} without its metadata (feature names)")
         model.members_ = members
         model.calibrator_ = calibrator
-        model._restore_metadata(metadata)
-        if not hasattr(model, "feature_names_in_"):
-            raise IntegrityError(f"refusing to load {path} without its metadata (feature names)")
-        if not hasattr(model, "classes_"):
-            model.classes_ = np.asarray(members[0].classes_)
+        model.classes_ = np.asarray(members[0].classes_)
         return model
 
 

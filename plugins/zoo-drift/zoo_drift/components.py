@@ -13,9 +13,9 @@ classes' names, docstrings and signatures without loading them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from zoo.interfaces import DriftTest
+from zoo import DriftTest
 
 
 class ZooDriftTest(DriftTest):
@@ -24,8 +24,7 @@ class ZooDriftTest(DriftTest):
     artifact_format = "npz"
 
     def __init__(self, alpha: float = 0.05, correction: str = "bh") -> None:
-        self.alpha = alpha
-        self.correction = correction
+        self.store_params(locals())
 
     def fit(self, reference: Any) -> ZooDriftTest:
         """Summarise the ``reference`` table (a DataFrame or 2-D array); returns ``self``."""
@@ -53,8 +52,8 @@ class ZooDriftTest(DriftTest):
         raise NotImplementedError
 
     def _check_params(self) -> None:
+        from zoo import ZooError
         from zoo.drift import check_correction
-        from zoo.errors import ZooError
 
         self.correction = check_correction(self.correction)
         try:
@@ -102,37 +101,38 @@ class ZooDriftTest(DriftTest):
         return model
 
 
-class KSTest(ZooDriftTest):
+class _RankTest(ZooDriftTest):
+    """A test of each numeric column's ranks against the reference's (``statistic``, shown as
+    ``label``), falling back to chi-square for discrete and categorical columns."""
+
+    statistic: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+
+    def _rows(self, ref: Any, cur: Any) -> list[dict[str, Any]]:
+        from zoo_drift.engine import category_rows, rank_rows
+
+        return rank_rows(ref, cur, self.statistic, self.label) + category_rows(ref, cur, fallback=True)
+
+
+class KSTest(_RankTest):
     """Kolmogorov-Smirnov per numeric column (largest gap between the two CDFs)."""
 
     component = "drift.ks"
-
-    def _rows(self, ref: Any, cur: Any) -> list[dict[str, Any]]:
-        from zoo_drift.engine import category_rows, rank_rows
-
-        return rank_rows(ref, cur, "ks", "ks") + category_rows(ref, cur, fallback=True)
+    statistic = label = "ks"
 
 
-class CramerVonMisesTest(ZooDriftTest):
+class CramerVonMisesTest(_RankTest):
     """Cramér-von Mises per numeric column (squared CDF gap over the whole range)."""
 
     component = "drift.cvm"
-
-    def _rows(self, ref: Any, cur: Any) -> list[dict[str, Any]]:
-        from zoo_drift.engine import category_rows, rank_rows
-
-        return rank_rows(ref, cur, "cvm", "cvm") + category_rows(ref, cur, fallback=True)
+    statistic = label = "cvm"
 
 
-class AndersonDarlingTest(ZooDriftTest):
+class AndersonDarlingTest(_RankTest):
     """Anderson-Darling per numeric column (CDF gap weighted toward the tails)."""
 
     component = "drift.ad"
-
-    def _rows(self, ref: Any, cur: Any) -> list[dict[str, Any]]:
-        from zoo_drift.engine import category_rows, rank_rows
-
-        return rank_rows(ref, cur, "ad", "anderson-darling") + category_rows(ref, cur, fallback=True)
+    statistic, label = "ad", "anderson-darling"
 
 
 class ChiSquareTest(ZooDriftTest):
@@ -152,8 +152,7 @@ class PSITest(ZooDriftTest):
     component = "drift.psi"
 
     def __init__(self, alpha: float = 0.05, correction: str = "bh", threshold: float = 0.2) -> None:
-        super().__init__(alpha, correction)
-        self.threshold = threshold
+        self.store_params(locals())
 
     def _rows(self, ref: Any, cur: Any) -> list[dict[str, Any]]:
         from zoo_drift.engine import psi_rows
@@ -168,10 +167,7 @@ class WassersteinTest(ZooDriftTest):
 
     def __init__(self, alpha: float = 0.05, correction: str = "bh", n_permutations: int = 1000,
                  max_rows: int = 2000, random_state: int = 0) -> None:
-        super().__init__(alpha, correction)
-        self.n_permutations = n_permutations
-        self.max_rows = max_rows
-        self.random_state = random_state
+        self.store_params(locals())
 
     def _rows(self, ref: Any, cur: Any) -> list[dict[str, Any]]:
         from zoo_drift.engine import category_rows, wasserstein_rows
@@ -187,10 +183,7 @@ class MMDTest(ZooDriftTest):
 
     def __init__(self, alpha: float = 0.05, correction: str = "bh", n_permutations: int = 500,
                  max_rows: int = 500, random_state: int = 0) -> None:
-        super().__init__(alpha, correction)
-        self.n_permutations = n_permutations
-        self.max_rows = max_rows
-        self.random_state = random_state
+        self.store_params(locals())
 
     def _rows(self, ref: Any, cur: Any) -> list[dict[str, Any]]:
         from zoo_drift.engine import category_rows, mmd_row
@@ -206,9 +199,7 @@ class ClassifierTest(ZooDriftTest):
 
     def __init__(self, alpha: float = 0.05, correction: str = "bh", max_rows: int = 5000,
                  random_state: int = 0) -> None:
-        super().__init__(alpha, correction)
-        self.max_rows = max_rows
-        self.random_state = random_state
+        self.store_params(locals())
 
     def _rows(self, ref: Any, cur: Any) -> list[dict[str, Any]]:
         from zoo_drift.engine import category_rows, classifier_row

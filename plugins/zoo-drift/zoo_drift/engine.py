@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from zoo import DataError, IntegrityError
 from zoo.drift import as_table, check_columns
-from zoo.errors import DataError, IntegrityError
 from zoo_drift import stats
 
 #: Numeric columns with at most this many distinct values are compared as categories.

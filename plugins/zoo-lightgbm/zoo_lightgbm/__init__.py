@@ -1,8 +1,6 @@
 """Zoo plugin: LightGBM classifiers and regressors, saved as LightGBM's own model text.
 
-This is the plugin's entry module, imported whenever the ``zoo`` CLI starts, so it
-imports neither lightgbm nor numpy: ``models`` loads them only when a model is fitted or
-loaded.
+The entry module: it stays light (no lightgbm, no numpy), since ``zoo --help`` imports it.
 """
 
 from __future__ import annotations
@@ -14,8 +12,9 @@ from zoo import hookimpl
 
 @hookimpl
 def register_predictors(register: Callable[[type], None]) -> None:
-    """Register the LightGBM classifier, regressor and quantile regressor."""
-    from zoo_lightgbm.models import PREDICTORS
+    """Register ``lightgbm.classifier``, ``lightgbm.regressor`` and ``lightgbm.quantile_regressor``
+    (``zoo_lightgbm.models`` imports lightgbm only when one is fitted or loaded)."""
+    from zoo_lightgbm import models
 
-    for cls in PREDICTORS:
+    for cls in models.PREDICTORS:
         register(cls)

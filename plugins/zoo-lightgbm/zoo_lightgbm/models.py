@@ -24,16 +24,24 @@ import json
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import DataError, IntegrityError
-from zoo.interfaces import BaseMLModel
+from zoo import BaseMLModel, DataError, IntegrityError
 
 _QUANTILE_FORMAT = "zoo-lightgbm-quantile/1"
+#: ``lgb.train``'s name for each parameter (the scikit-learn wrapper's names are ours).
+_NATIVE = {"learning_rate": "learning_rate", "num_leaves": "num_leaves", "max_depth": "max_depth",
+           "min_child_samples": "min_data_in_leaf", "min_child_weight": "min_sum_hessian_in_leaf",
+           "min_split_gain": "min_gain_to_split", "subsample": "bagging_fraction",
+           "subsample_freq": "bagging_freq", "colsample_bytree": "feature_fraction", "reg_alpha": "lambda_l1",
+           "reg_lambda": "lambda_l2", "max_bin": "max_bin", "n_jobs": "num_threads", "random_state": "seed"}
 
 
 class LightGBMModel(BaseMLModel):
     """A gradient-boosted tree ensemble trained with LightGBM, saved as model text.
 
-    Subclasses add their task's parameters and say which objective they train.
+    Capabilities: ``zoo.SearchSpace`` (``search_space()``: the ranges ``zoo tune`` searches)
+    and ``zoo.Contributions`` (``contributions(X)``: TreeSHAP in raw-score space, summing to
+    ``decision_function(X)``, the raw score). Subclasses add their task's parameters and say
+    which objective they train.
     """
 
     #: Missing values (NaN) are routed down each split's learned default branch.
@@ -44,21 +52,7 @@ class LightGBMModel(BaseMLModel):
                  min_child_samples=20, min_child_weight=1e-3, min_split_gain=0.0, subsample=1.0,
                  subsample_freq=0, colsample_bytree=1.0, reg_alpha=0.0, reg_lambda=0.0,
                  max_bin=255, n_jobs=2, random_state=0):
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.num_leaves = num_leaves
-        self.max_depth = max_depth
-        self.min_child_samples = min_child_samples
-        self.min_child_weight = min_child_weight
-        self.min_split_gain = min_split_gain
-        self.subsample = subsample
-        self.subsample_freq = subsample_freq
-        self.colsample_bytree = colsample_bytree
-        self.reg_alpha = reg_alpha
-        self.reg_lambda = reg_lambda
-        self.max_bin = max_bin
-        self.n_jobs = n_jobs
-        self.random_state = random_state
+        self.store_params(locals())
 
     @classmethod
     def search_space(cls) -> dict[str, dict[str, Any]]:
@@ -80,39 +74,15 @@ class LightGBMModel(BaseMLModel):
         raise NotImplementedError
 
     def _target(self, y: Any) -> Any:
-        import numpy as np
-
-        try:
-            return y.to_numpy(dtype=np.float64)
-        except (TypeError, ValueError):
-            raise DataError(f"target {y.name!r} must be numeric for {self.component}") from None
+        return y.to_numpy(dtype="float64")  # fit has checked that a regressor's target is numeric
 
     # --- fitting and predicting ---
-
-    def _params(self) -> dict[str, Any]:
-        return {
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "max_depth": self.max_depth,
-            "min_data_in_leaf": self.min_child_samples,
-            "min_sum_hessian_in_leaf": self.min_child_weight,
-            "min_gain_to_split": self.min_split_gain,
-            "bagging_fraction": self.subsample,
-            "bagging_freq": self.subsample_freq,
-            "feature_fraction": self.colsample_bytree,
-            "lambda_l1": self.reg_alpha,
-            "lambda_l2": self.reg_lambda,
-            "max_bin": self.max_bin,
-            "num_threads": self.n_jobs,
-            "seed": self.random_state,
-            "deterministic": True,
-            "verbosity": -1,
-        }
 
     def _train(self, X: Any, target: Any, objective: dict[str, Any]) -> Any:
         import lightgbm as lgb
 
-        params = {**self._params(), **objective}
+        params = {native: getattr(self, name) for name, native in _NATIVE.items()}
+        params.update(deterministic=True, verbosity=-1, **objective)
         data = lgb.Dataset(_array(X), label=target, params={"verbosity": -1, "max_bin": self.max_bin})
         return lgb.train(params, data, num_boost_round=int(self.n_estimators))
 
@@ -145,8 +115,7 @@ class LightGBMModel(BaseMLModel):
 
     def save(self, path: str | Path) -> None:
         """Write the booster to ``path`` as LightGBM model text (never pickle)."""
-        if not hasattr(self, "booster_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+        self.check_fitted()
         Path(path).write_text(self.booster_.model_to_string(), encoding="utf-8")
 
     @classmethod
@@ -154,7 +123,7 @@ class LightGBMModel(BaseMLModel):
         """Rebuild a fitted model from ``save``'s model text, refusing anything else."""
         model = cls._blank(metadata)
         model.booster_ = _booster(_read_text(path), path, cls._accepts)
-        model._restore_features(model.booster_.num_feature(), path)
+        model.expect_features(model.booster_.num_feature(), metadata, path)
         return model
 
     @classmethod
@@ -164,20 +133,9 @@ class LightGBMModel(BaseMLModel):
 
     @classmethod
     def _blank(cls, metadata: dict[str, Any] | None) -> LightGBMModel:
-        metadata = metadata or {}
         known = cls.param_defaults()
-        model = cls(**{k: v for k, v in metadata.get("params", {}).items() if k in known})
-        model._restore_metadata(metadata)
-        return model
+        return cls(**{k: v for k, v in (metadata or {}).get("params", {}).items() if k in known})
 
-    def _restore_features(self, n_features: int, path: str | Path) -> None:
-        import numpy as np
-
-        if hasattr(self, "feature_names_in_") and len(self.feature_names_in_) != n_features:
-            raise IntegrityError(f"refusing to load {path}: the booster has {n_features} features "
-                                 f"but its metadata names {len(self.feature_names_in_)}")
-        if not hasattr(self, "feature_names_in_"):
-            self.feature_names_in_ = np.asarray([f"x{i}" for i in range(n_features)], dtype=object)
 
 
 class LightGBMClassifierModel(LightGBMModel):
@@ -208,9 +166,6 @@ class LightGBMClassifierModel(LightGBMModel):
             return np.column_stack([1.0 - proba, proba])
         return proba
 
-    def _predict(self, X: Any) -> Any:
-        return self.classes_[self._predict_proba(X).argmax(axis=1)]
-
 
 #: Objectives a regressor may not train: they belong to the classifier or quantile models.
 _NOT_REGRESSION = {"binary", "multiclass", "multiclassova", "softmax", "ovr", "ova", "quantile",
@@ -228,14 +183,7 @@ class LightGBMRegressorModel(LightGBMModel):
                  max_depth=-1, min_child_samples=20, min_child_weight=1e-3, min_split_gain=0.0,
                  subsample=1.0, subsample_freq=0, colsample_bytree=1.0, reg_alpha=0.0,
                  reg_lambda=0.0, max_bin=255, n_jobs=2, random_state=0):
-        super().__init__(n_estimators=n_estimators, learning_rate=learning_rate,
-                         num_leaves=num_leaves, max_depth=max_depth,
-                         min_child_samples=min_child_samples, min_child_weight=min_child_weight,
-                         min_split_gain=min_split_gain, subsample=subsample,
-                         subsample_freq=subsample_freq, colsample_bytree=colsample_bytree,
-                         reg_alpha=reg_alpha, reg_lambda=reg_lambda, max_bin=max_bin,
-                         n_jobs=n_jobs, random_state=random_state)
-        self.objective = objective
+        self.store_params(locals())
 
     def _objective(self) -> dict[str, Any]:
         if self.objective in _NOT_REGRESSION:
@@ -255,8 +203,8 @@ class LightGBMQuantileRegressorModel(LightGBMModel):
     """LightGBM regressor of the median plus a lower and upper quantile (for CQR intervals).
 
     Three boosters fit the quantiles ``(1 - coverage) / 2``, 0.5 and ``(1 + coverage) / 2``;
-    ``predict`` returns the median and ``predict_quantiles`` the band, which
-    ``zoo predict --interval`` conformalizes. Saved as JSON holding the three model texts.
+    ``predict`` returns the median and ``predict_quantiles`` the band (``zoo.QuantilePredictor``),
+    which ``zoo predict --interval`` conformalizes. Saved as JSON holding the three model texts.
     """
 
     component = "lightgbm.quantile_regressor"
@@ -267,14 +215,7 @@ class LightGBMQuantileRegressorModel(LightGBMModel):
                  max_depth=-1, min_child_samples=20, min_child_weight=1e-3, min_split_gain=0.0,
                  subsample=1.0, subsample_freq=0, colsample_bytree=1.0, reg_alpha=0.0,
                  reg_lambda=0.0, max_bin=255, n_jobs=2, random_state=0):
-        super().__init__(n_estimators=n_estimators, learning_rate=learning_rate,
-                         num_leaves=num_leaves, max_depth=max_depth,
-                         min_child_samples=min_child_samples, min_child_weight=min_child_weight,
-                         min_split_gain=min_split_gain, subsample=subsample,
-                         subsample_freq=subsample_freq, colsample_bytree=colsample_bytree,
-                         reg_alpha=reg_alpha, reg_lambda=reg_lambda, max_bin=max_bin,
-                         n_jobs=n_jobs, random_state=random_state)
-        self.coverage = coverage
+        self.store_params(locals())
 
     def _quantiles(self) -> list[float]:
         if not 0.0 < float(self.coverage) < 1.0:
@@ -305,8 +246,7 @@ class LightGBMQuantileRegressorModel(LightGBMModel):
 
     def save(self, path: str | Path) -> None:
         """Write the three boosters' model texts to ``path`` in one JSON document."""
-        if not hasattr(self, "boosters_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+        self.check_fitted()
         doc = {"format": _QUANTILE_FORMAT, "quantiles": self._quantiles(),
                "models": [b.model_to_string() for b in self.boosters_]}
         Path(path).write_text(json.dumps(doc), encoding="utf-8")
@@ -326,7 +266,7 @@ class LightGBMQuantileRegressorModel(LightGBMModel):
         model = cls._blank(metadata)
         model.boosters_ = [_booster(text, path, cls._accepts) for text in doc["models"]]
         model.booster_ = model.boosters_[1]
-        model._restore_features(model.booster_.num_feature(), path)
+        model.expect_features(model.booster_.num_feature(), metadata, path)
         return model
 
 

@@ -69,18 +69,7 @@ class HealthMonitor(Monitor):
                  performance_weight: float = 80.0, performance_scale: float = 0.1,
                  tolerance: float = 0.02, performance_drop: float = 0.1, latency_factor: float = 3.0,
                  cooldown: float = 3600.0):
-        self.drift_test = drift_test
-        self.alpha = alpha
-        self.correction = correction
-        self.effect_full = effect_full
-        self.drift_weight = drift_weight
-        self.drift_scale = drift_scale
-        self.performance_weight = performance_weight
-        self.performance_scale = performance_scale
-        self.tolerance = tolerance
-        self.performance_drop = performance_drop
-        self.latency_factor = latency_factor
-        self.cooldown = cooldown
+        self.store_params(locals())
 
     # --- fitting ---
 

@@ -14,16 +14,17 @@ naming its column unless ``impute="median"``; constant columns cannot make a sco
 infinite (PCA keeps only components with non-zero variance); and any non-finite score is
 an error rather than a silent ranking. As for every zoo detector, training rows are
 scored by the same ``decision_function`` as new rows, so KNN and LOF count a training
-row as its own neighbour (PyOD's ``decision_scores_`` does not): a row's score depends
-only on the row and the fitted model, never on whether it was in the training set. The
+row as its own neighbour (PyOD's own ``decision_scores_`` leave it out): a row's score
+depends only on the row and the fitted model, never on whether it was in the training set. The
 price: training rows score a little low, so new rows from the same distribution pass the
 threshold a little more often than ``contamination`` (measured on Gaussian data at 0.1:
 KNN 0.118, LOF 0.105-0.112, IForest 0.10-0.12, which overfits its training rows too).
 
 Persistence: no pickle. A detector is saved as an ``.npz`` (read with
-``allow_pickle=False``) holding the training matrix, the training scores and a JSON
-header with the parameters; ``load`` refits with the same parameters and seeds, which
-is exact, and checks that a sample of training rows scores bit-identically to the
+``allow_pickle=False``) holding the training matrix, the training scores
+(``decision_scores``; files written before the rename call them ``training_scores``) and a
+JSON header with the parameters; ``load`` refits with the same parameters and seeds,
+which is exact, and checks that a sample of training rows scores bit-identically to the
 saved scores (it warns otherwise, e.g. after a library upgrade).
 
 numpy, scipy, scikit-learn and PyOD are imported inside methods only.
@@ -36,8 +37,7 @@ import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
-from zoo.errors import DataError, IntegrityError
-from zoo.interfaces import Detector
+from zoo import DataError, Detector, IntegrityError
 
 FORMAT = "zoo-pyod/1"
 #: Training rows re-scored at load to check the refit is bit-identical.
@@ -83,7 +83,7 @@ class PyODDetector(Detector):
                                 "training median (impute='median', --param impute=median)")
         return super().fit(X, y)
 
-    # --- fitting and scoring DataFrames (called by zoo.Detector) ---
+    # --- fitting and scoring DataFrames (called by zoo.Detector's fit and decision_function) ---
 
     def _fit(self, X: Any) -> None:
         import numpy as np
@@ -106,7 +106,7 @@ class PyODDetector(Detector):
         self.medians_ = np.median(self._fill(values), axis=0)
         self._fit_array(self._fill(values))
 
-    def _score(self, X: Any) -> Any:
+    def _decision_function(self, X: Any) -> Any:
         import numpy as np
 
         scores = np.asarray(self._score_array(self._fill(_values(X))), dtype=float)
@@ -168,8 +168,7 @@ class PyODDetector(Detector):
         """Write training data, training scores and parameters as an npz (no pickle)."""
         import numpy as np
 
-        if not hasattr(self, "X_train_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+        self.check_fitted()
         header = {
             "format": FORMAT,
             "component": self.component,
@@ -180,7 +179,7 @@ class PyODDetector(Detector):
             "versions": _versions(),
         }
         with open(path, "wb") as f:  # a file object, so numpy does not append ".npz"
-            np.savez(f, X_train=self.X_train_, training_scores=self.training_scores_,
+            np.savez(f, X_train=self.X_train_, decision_scores=self.decision_scores_,
                      header=np.array(json.dumps(header)))
 
     @classmethod
@@ -192,7 +191,9 @@ class PyODDetector(Detector):
         try:
             with np.load(path, allow_pickle=False) as z:
                 header = json.loads(str(z["header"]))
-                X_train, scores = z["X_train"], z["training_scores"]
+                # Files saved before Detector.training_scores_ became decision_scores_.
+                X_train = z["X_train"]
+                scores = z["decision_scores"] if "decision_scores" in z.files else z["training_scores"]
         except (ValueError, KeyError, OSError) as exc:
             raise IntegrityError(f"refusing to load {path}: not a zoo-pyod detector file "
                                  f"({type(exc).__name__})") from None
@@ -206,7 +207,7 @@ class PyODDetector(Detector):
         model = cls(**params)
         model.feature_names_in_ = np.asarray(header["feature_names"], dtype=object)
         model._fit(pd.DataFrame(X_train, columns=header["feature_names"]))
-        model.training_scores_ = scores
+        model.decision_scores_ = scores
         model.threshold_ = float(header["threshold"])
         model.contamination = float(header["contamination"])
         rows = np.unique(np.linspace(0, len(X_train) - 1, min(VERIFY_ROWS, len(X_train))).astype(int))
@@ -232,6 +233,12 @@ def _values(frame: Any) -> Any:
     import numpy as np
 
     return np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+
+
+def _check_bins(component: str, n_bins: Any) -> None:
+    """A one-line ``DataError`` unless ``n_bins`` is a whole number of at least 2."""
+    if not (isinstance(n_bins, int) and n_bins >= 2):
+        raise DataError(f"{component}: n_bins must be a whole number of at least 2, got {n_bins!r}")
 
 
 def _versions() -> dict[str, str]:
@@ -270,13 +277,7 @@ class IForestDetector(_Wrapped):
 
     def __init__(self, contamination=0.1, n_estimators=100, max_samples="auto", max_features=1.0,
                  bootstrap=False, random_state=0, impute=None):
-        self.contamination = contamination
-        self.n_estimators = n_estimators
-        self.max_samples = max_samples
-        self.max_features = max_features
-        self.bootstrap = bootstrap
-        self.random_state = random_state
-        self.impute = impute
+        self.store_params(locals())
 
     def _make_estimator(self, X: Any) -> Any:
         from pyod.models.iforest import IForest
@@ -293,12 +294,7 @@ class KNNDetector(_Wrapped):
 
     def __init__(self, contamination=0.1, n_neighbors=5, method="largest", metric="minkowski", p=2,
                  impute=None):
-        self.contamination = contamination
-        self.n_neighbors = n_neighbors
-        self.method = method
-        self.metric = metric
-        self.p = p
-        self.impute = impute
+        self.store_params(locals())
 
     def _fit_array(self, X: Any) -> None:
         if len(X) <= self.n_neighbors:
@@ -319,11 +315,7 @@ class LOFDetector(_Wrapped):
     component = "pyod.lof"
 
     def __init__(self, contamination=0.1, n_neighbors=20, metric="minkowski", p=2, impute=None):
-        self.contamination = contamination
-        self.n_neighbors = n_neighbors
-        self.metric = metric
-        self.p = p
-        self.impute = impute
+        self.store_params(locals())
 
     def _make_estimator(self, X: Any) -> Any:
         from pyod.models.lof import LOF
@@ -340,13 +332,7 @@ class PCADetector(_Wrapped):
 
     def __init__(self, contamination=0.1, n_components=None, n_selected_components=None,
                  weighted=True, standardization=True, random_state=0, impute=None):
-        self.contamination = contamination
-        self.n_components = n_components
-        self.n_selected_components = n_selected_components
-        self.weighted = weighted
-        self.standardization = standardization
-        self.random_state = random_state
-        self.impute = impute
+        self.store_params(locals())
 
     def _make_estimator(self, X: Any) -> Any:
         import numpy as np
@@ -379,15 +365,7 @@ class OCSVMDetector(_Wrapped):
 
     def __init__(self, contamination=0.1, kernel="rbf", gamma="auto", nu=0.5, degree=3, coef0=0.0,
                  tol=1e-3, max_iter=-1, impute=None):
-        self.contamination = contamination
-        self.kernel = kernel
-        self.gamma = gamma
-        self.nu = nu
-        self.degree = degree
-        self.coef0 = coef0
-        self.tol = tol
-        self.max_iter = max_iter
-        self.impute = impute
+        self.store_params(locals())
 
     def _make_estimator(self, X: Any) -> Any:
         from pyod.models.ocsvm import OCSVM
@@ -411,18 +389,12 @@ class LODADetector(_Wrapped):
     component = "pyod.loda"
 
     def __init__(self, contamination=0.1, n_bins=10, n_random_cuts=100, random_state=0, impute=None):
-        self.contamination = contamination
-        self.n_bins = n_bins
-        self.n_random_cuts = n_random_cuts
-        self.random_state = random_state
-        self.impute = impute
+        self.store_params(locals())
 
     def _make_estimator(self, X: Any) -> Any:
         from pyod.models.loda import LODA
 
-        if not (isinstance(self.n_bins, int) and self.n_bins >= 2):
-            raise DataError(f"{self.component}: n_bins must be a whole number of at least 2, "
-                            f"got {self.n_bins!r}")
+        _check_bins(self.component, self.n_bins)
         return LODA(contamination=self.contamination, n_bins=self.n_bins,
                     n_random_cuts=self.n_random_cuts, random_state=self.random_state)
 
@@ -453,8 +425,7 @@ class _TailProbability(PyODDetector):
     """
 
     def __init__(self, contamination=0.1, impute=None):
-        self.contamination = contamination
-        self.impute = impute
+        self.store_params(locals())
 
     def _fit_array(self, X: Any) -> None:
         import numpy as np
@@ -529,18 +500,12 @@ class HBOSDetector(PyODDetector):
     component = "pyod.hbos"
 
     def __init__(self, contamination=0.1, n_bins=10, alpha=0.1, tol=0.5, impute=None):
-        self.contamination = contamination
-        self.n_bins = n_bins
-        self.alpha = alpha
-        self.tol = tol
-        self.impute = impute
+        self.store_params(locals())
 
     def _fit_array(self, X: Any) -> None:
         import numpy as np
 
-        if not (isinstance(self.n_bins, int) and self.n_bins >= 2):
-            raise DataError(f"{self.component}: n_bins must be a whole number of at least 2, "
-                            f"got {self.n_bins!r}")
+        _check_bins(self.component, self.n_bins)
         d = X.shape[1]
         self.edges_ = np.empty((d, self.n_bins + 1))
         self.bin_scores_ = np.empty((d, self.n_bins))
@@ -583,13 +548,7 @@ class CBLOFDetector(PyODDetector):
 
     def __init__(self, contamination=0.1, n_clusters=8, alpha=0.9, beta=5, use_weights=False,
                  random_state=0, impute=None):
-        self.contamination = contamination
-        self.n_clusters = n_clusters
-        self.alpha = alpha
-        self.beta = beta
-        self.use_weights = use_weights
-        self.random_state = random_state
-        self.impute = impute
+        self.store_params(locals())
 
     def _fit_array(self, X: Any) -> None:
         import numpy as np
@@ -649,11 +608,7 @@ class AutoDetector(PyODDetector):
 
     def __init__(self, contamination=0.1, members=AUTO_MEMBERS, combine="max", random_state=0,
                  impute=None):
-        self.contamination = contamination
-        self.members = members
-        self.combine = combine
-        self.random_state = random_state
-        self.impute = impute
+        self.store_params(locals())
 
     def _fit_array(self, X: Any) -> None:
         import numpy as np

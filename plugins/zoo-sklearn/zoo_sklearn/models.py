@@ -9,10 +9,9 @@ reproducible) and ``LogisticRegressionModel.max_iter`` (1000).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from zoo.errors import IntegrityError
-from zoo.interfaces import BaseMLModel
+from zoo import BaseMLModel, IntegrityError
 
 #: Types these estimators' artifacts hold beyond skops' default trusted list (which
 #: already covers scikit-learn's public estimators, numpy arrays and dtypes, and
@@ -29,15 +28,20 @@ TRUSTED_TYPES = (
 class SklearnModel(BaseMLModel):
     """A scikit-learn estimator behind zoo's predictor interface, saved with skops.
 
-    A subclass lists the estimator's parameters in its ``__init__`` under
-    scikit-learn's names and builds the estimator in ``_make_estimator``.
+    A subclass names the estimator in ``estimator_class`` and lists its parameters in its
+    ``__init__`` under scikit-learn's names (or overrides ``_make_estimator``).
     """
 
     artifact_format = "skops"
+    #: The scikit-learn estimator, as "module.Class", imported when a model is built.
+    estimator_class: ClassVar[str] = ""
 
     def _make_estimator(self) -> Any:
         """A new, unfitted scikit-learn estimator built from this model's parameters."""
-        raise NotImplementedError
+        import importlib
+
+        module, _, name = self.estimator_class.rpartition(".")
+        return getattr(importlib.import_module(module), name)(**self.get_params(deep=False))
 
     @staticmethod
     def _core(estimator: Any) -> Any:
@@ -61,8 +65,7 @@ class SklearnModel(BaseMLModel):
         """Write the fitted estimator to ``path`` in skops format (never pickle)."""
         import skops.io
 
-        if not hasattr(self, "estimator_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+        self.check_fitted()
         skops.io.dump(self.estimator_, path)
 
     @classmethod
@@ -79,12 +82,11 @@ class SklearnModel(BaseMLModel):
                 f"{cls.component} saves a {type(expected).__name__}"
             )
         model.set_params(**_shared_params(cls._core(estimator), model.param_defaults()))
-        model._restore_metadata(metadata)
         model.estimator_ = estimator
-        # Without metadata, the estimator itself still knows its columns and classes.
-        if not hasattr(model, "feature_names_in_") and hasattr(estimator, "feature_names_in_"):
+        # The estimator knows its columns and classes, so a file loads even without metadata.
+        if hasattr(estimator, "feature_names_in_"):
             model.feature_names_in_ = estimator.feature_names_in_
-        if cls.task == "classification" and not hasattr(model, "classes_"):
+        if cls.task == "classification":
             model.classes_ = estimator.classes_
         return model
 
@@ -126,14 +128,7 @@ class LogisticRegressionModel(SklearnModel):
 
     def __init__(self, C=1.0, l1_ratio=0.0, solver="lbfgs", class_weight=None,
                  max_iter=1000, tol=1e-4, fit_intercept=True, random_state=0):
-        self.C = C
-        self.l1_ratio = l1_ratio
-        self.solver = solver
-        self.class_weight = class_weight
-        self.max_iter = max_iter
-        self.tol = tol
-        self.fit_intercept = fit_intercept
-        self.random_state = random_state
+        self.store_params(locals())
 
     def _make_estimator(self) -> Any:
         from sklearn.linear_model import LogisticRegression
@@ -141,7 +136,7 @@ class LogisticRegressionModel(SklearnModel):
         from sklearn.preprocessing import StandardScaler
 
         # Unscaled features make lbfgs stop at max_iter before it converges.
-        return make_pipeline(StandardScaler(), LogisticRegression(**self.get_params()))
+        return make_pipeline(StandardScaler(), LogisticRegression(**self.get_params(deep=False)))
 
     @staticmethod
     def _core(estimator: Any) -> Any:
@@ -153,25 +148,12 @@ class RandomForestClassifierModel(SklearnModel):
 
     component = "sklearn.random_forest_classifier"
     task = "classification"
+    estimator_class = "sklearn.ensemble.RandomForestClassifier"
 
     def __init__(self, n_estimators=100, criterion="gini", max_depth=None,
                  min_samples_split=2, min_samples_leaf=1, max_features="sqrt",
                  bootstrap=True, class_weight=None, n_jobs=None, random_state=0):
-        self.n_estimators = n_estimators
-        self.criterion = criterion
-        self.max_depth = max_depth
-        self.min_samples_split = min_samples_split
-        self.min_samples_leaf = min_samples_leaf
-        self.max_features = max_features
-        self.bootstrap = bootstrap
-        self.class_weight = class_weight
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-
-    def _make_estimator(self) -> Any:
-        from sklearn.ensemble import RandomForestClassifier
-
-        return RandomForestClassifier(**self.get_params())
+        self.store_params(locals())
 
 
 class HistGradientBoostingClassifierModel(SklearnModel):
@@ -179,28 +161,14 @@ class HistGradientBoostingClassifierModel(SklearnModel):
 
     component = "sklearn.hist_gradient_boosting_classifier"
     task = "classification"
+    estimator_class = "sklearn.ensemble.HistGradientBoostingClassifier"
     allow_missing = True  # native missing-value support
 
     def __init__(self, learning_rate=0.1, max_iter=100, max_leaf_nodes=31, max_depth=None,
                  min_samples_leaf=20, l2_regularization=0.0, early_stopping="auto",
                  validation_fraction=0.1, n_iter_no_change=10, class_weight=None,
                  random_state=0):
-        self.learning_rate = learning_rate
-        self.max_iter = max_iter
-        self.max_leaf_nodes = max_leaf_nodes
-        self.max_depth = max_depth
-        self.min_samples_leaf = min_samples_leaf
-        self.l2_regularization = l2_regularization
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.class_weight = class_weight
-        self.random_state = random_state
-
-    def _make_estimator(self) -> Any:
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        return HistGradientBoostingClassifier(**self.get_params())
+        self.store_params(locals())
 
 
 # --- regressors ---
@@ -211,24 +179,12 @@ class RandomForestRegressorModel(SklearnModel):
 
     component = "sklearn.random_forest_regressor"
     task = "regression"
+    estimator_class = "sklearn.ensemble.RandomForestRegressor"
 
     def __init__(self, n_estimators=100, criterion="squared_error", max_depth=None,
                  min_samples_split=2, min_samples_leaf=1, max_features=1.0,
                  bootstrap=True, n_jobs=None, random_state=0):
-        self.n_estimators = n_estimators
-        self.criterion = criterion
-        self.max_depth = max_depth
-        self.min_samples_split = min_samples_split
-        self.min_samples_leaf = min_samples_leaf
-        self.max_features = max_features
-        self.bootstrap = bootstrap
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-
-    def _make_estimator(self) -> Any:
-        from sklearn.ensemble import RandomForestRegressor
-
-        return RandomForestRegressor(**self.get_params())
+        self.store_params(locals())
 
 
 class HistGradientBoostingRegressorModel(SklearnModel):
@@ -236,29 +192,14 @@ class HistGradientBoostingRegressorModel(SklearnModel):
 
     component = "sklearn.hist_gradient_boosting_regressor"
     task = "regression"
+    estimator_class = "sklearn.ensemble.HistGradientBoostingRegressor"
     allow_missing = True  # native missing-value support
 
     def __init__(self, loss="squared_error", quantile=None, learning_rate=0.1, max_iter=100,
                  max_leaf_nodes=31, max_depth=None, min_samples_leaf=20,
                  l2_regularization=0.0, early_stopping="auto", validation_fraction=0.1,
                  n_iter_no_change=10, random_state=0):
-        self.loss = loss
-        self.quantile = quantile
-        self.learning_rate = learning_rate
-        self.max_iter = max_iter
-        self.max_leaf_nodes = max_leaf_nodes
-        self.max_depth = max_depth
-        self.min_samples_leaf = min_samples_leaf
-        self.l2_regularization = l2_regularization
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.random_state = random_state
-
-    def _make_estimator(self) -> Any:
-        from sklearn.ensemble import HistGradientBoostingRegressor
-
-        return HistGradientBoostingRegressor(**self.get_params())
+        self.store_params(locals())
 
 
 class RidgeModel(SklearnModel):
@@ -266,19 +207,11 @@ class RidgeModel(SklearnModel):
 
     component = "sklearn.ridge"
     task = "regression"
+    estimator_class = "sklearn.linear_model.Ridge"
 
     def __init__(self, alpha=1.0, fit_intercept=True, solver="auto", positive=False,
                  random_state=0):
-        self.alpha = alpha
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.positive = positive
-        self.random_state = random_state
-
-    def _make_estimator(self) -> Any:
-        from sklearn.linear_model import Ridge
-
-        return Ridge(**self.get_params())
+        self.store_params(locals())
 
 
 class LinearRegressionModel(SklearnModel):
@@ -286,15 +219,10 @@ class LinearRegressionModel(SklearnModel):
 
     component = "sklearn.linear_regression"
     task = "regression"
+    estimator_class = "sklearn.linear_model.LinearRegression"
 
     def __init__(self, fit_intercept=True, positive=False):
-        self.fit_intercept = fit_intercept
-        self.positive = positive
-
-    def _make_estimator(self) -> Any:
-        from sklearn.linear_model import LinearRegression
-
-        return LinearRegression(**self.get_params())
+        self.store_params(locals())
 
 
 #: Every predictor this plugin registers.

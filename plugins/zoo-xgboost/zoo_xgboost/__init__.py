@@ -1,8 +1,8 @@
-"""Zoo plugin: XGBoost classifiers and regressors, saved in XGBoost's own UBJSON format.
+"""Zoo plugin: XGBoost gradient-boosted trees (``xgboost.classifier``, ``xgboost.regressor``
+and ``xgboost.quantile_regressor``), saved in XGBoost's own UBJSON format, never pickled.
 
-This is the plugin's entry module, imported whenever the ``zoo`` CLI starts, so it
-imports neither xgboost nor numpy: ``models`` loads them only when a model is fitted or
-loaded.
+``zoo`` imports this entry module on every start, so xgboost and numpy wait in ``models``
+until a model is fitted or loaded.
 """
 
 from __future__ import annotations

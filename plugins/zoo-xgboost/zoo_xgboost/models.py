@@ -21,9 +21,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import DataError, IntegrityError
-from zoo.interfaces import BaseMLModel
+from zoo import BaseMLModel, DataError, IntegrityError
 
+#: ``xgb.train``'s name for each parameter (the scikit-learn wrapper's names are ours).
+_NATIVE = {"max_depth": "max_depth", "learning_rate": "eta", "min_child_weight": "min_child_weight",
+           "subsample": "subsample", "colsample_bytree": "colsample_bytree", "reg_lambda": "lambda",
+           "reg_alpha": "alpha", "gamma": "gamma", "max_bin": "max_bin", "tree_method": "tree_method",
+           "n_jobs": "nthread", "random_state": "seed"}
 #: What the booster's saved objective must be for each component, checked on load.
 _OBJECTIVES = {
     "xgboost.classifier": {"binary:logistic", "multi:softprob"},
@@ -34,7 +38,10 @@ _OBJECTIVES = {
 class XGBoostModel(BaseMLModel):
     """A gradient-boosted tree ensemble trained with xgboost, saved as UBJSON.
 
-    Subclasses add their task's parameters and say which objective they train.
+    Capabilities: ``zoo.SearchSpace`` (``search_space()``: the ranges ``zoo tune`` searches)
+    and ``zoo.Contributions`` (``contributions(X)``: TreeSHAP in margin space, summing to
+    ``decision_function(X)``, the raw margin). Subclasses add their task's parameters and
+    say which objective they train.
     """
 
     #: Missing values (NaN) are routed down each split's learned default branch.
@@ -44,19 +51,7 @@ class XGBoostModel(BaseMLModel):
     def __init__(self, n_estimators=100, max_depth=6, learning_rate=0.3, min_child_weight=1.0,
                  subsample=1.0, colsample_bytree=1.0, reg_lambda=1.0, reg_alpha=0.0, gamma=0.0,
                  max_bin=256, tree_method="hist", n_jobs=2, random_state=0):
-        self.n_estimators = n_estimators
-        self.max_depth = max_depth
-        self.learning_rate = learning_rate
-        self.min_child_weight = min_child_weight
-        self.subsample = subsample
-        self.colsample_bytree = colsample_bytree
-        self.reg_lambda = reg_lambda
-        self.reg_alpha = reg_alpha
-        self.gamma = gamma
-        self.max_bin = max_bin
-        self.tree_method = tree_method
-        self.n_jobs = n_jobs
-        self.random_state = random_state
+        self.store_params(locals())
 
     @classmethod
     def search_space(cls) -> dict[str, dict[str, Any]]:
@@ -78,37 +73,17 @@ class XGBoostModel(BaseMLModel):
         raise NotImplementedError
 
     def _target(self, y: Any) -> Any:
-        """The training target as floats (class codes for classifiers)."""
-        import numpy as np
-
-        try:
-            return y.to_numpy(dtype=np.float64)
-        except (TypeError, ValueError):
-            raise DataError(f"target {y.name!r} must be numeric for {self.component}") from None
+        """The training target as floats (``fit`` has checked a regressor's is numeric)."""
+        return y.to_numpy(dtype="float64")
 
     # --- fitting and predicting ---
-
-    def _params(self) -> dict[str, Any]:
-        return {
-            "max_depth": self.max_depth,
-            "eta": self.learning_rate,
-            "min_child_weight": self.min_child_weight,
-            "subsample": self.subsample,
-            "colsample_bytree": self.colsample_bytree,
-            "lambda": self.reg_lambda,
-            "alpha": self.reg_alpha,
-            "gamma": self.gamma,
-            "max_bin": self.max_bin,
-            "tree_method": self.tree_method,
-            "nthread": self.n_jobs,
-            "seed": self.random_state,
-        }
 
     def _fit(self, X: Any, y: Any) -> None:
         import xgboost as xgb
 
         target = self._target(y)
-        params = {**self._params(), **self._objective(target)}
+        params = {native: getattr(self, name) for name, native in _NATIVE.items()}
+        params.update(self._objective(target))
         dtrain = xgb.DMatrix(_array(X), label=target, nthread=self.n_jobs)
         self.booster_ = xgb.train(params, dtrain, num_boost_round=int(self.n_estimators))
 
@@ -138,8 +113,7 @@ class XGBoostModel(BaseMLModel):
 
     def save(self, path: str | Path) -> None:
         """Write the booster to ``path`` as XGBoost UBJSON (never pickle)."""
-        if not hasattr(self, "booster_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+        self.check_fitted()
         Path(path).write_bytes(bytes(self.booster_.save_raw(raw_format="ubj")))
 
     @classmethod
@@ -168,15 +142,7 @@ class XGBoostModel(BaseMLModel):
             )
         known = cls.param_defaults()
         model = cls(**{k: v for k, v in metadata.get("params", {}).items() if k in known})
-        model._restore_metadata(metadata)
-        n_features = booster.num_features()
-        if hasattr(model, "feature_names_in_") and len(model.feature_names_in_) != n_features:
-            raise IntegrityError(f"refusing to load {path}: the booster has {n_features} features "
-                                 f"but its metadata names {len(model.feature_names_in_)}")
-        if not hasattr(model, "feature_names_in_"):
-            import numpy as np
-
-            model.feature_names_in_ = np.asarray([f"x{i}" for i in range(n_features)], dtype=object)
+        model.expect_features(booster.num_features(), metadata, path)
         # The thread count is not part of the saved model; without this xgboost uses every core.
         booster.set_param({"nthread": model.n_jobs})
         model.booster_ = booster
@@ -207,9 +173,6 @@ class XGBoostClassifierModel(XGBoostModel):
             return np.column_stack([1.0 - proba, proba])
         return proba
 
-    def _predict(self, X: Any) -> Any:
-        return self.classes_[self._predict_proba(X).argmax(axis=1)]
-
 
 class XGBoostRegressorModel(XGBoostModel):
     """XGBoost gradient-boosted trees regressor, saved as UBJSON."""
@@ -221,12 +184,7 @@ class XGBoostRegressorModel(XGBoostModel):
                  learning_rate=0.3, min_child_weight=1.0, subsample=1.0, colsample_bytree=1.0,
                  reg_lambda=1.0, reg_alpha=0.0, gamma=0.0, max_bin=256, tree_method="hist",
                  n_jobs=2, random_state=0):
-        super().__init__(n_estimators=n_estimators, max_depth=max_depth,
-                         learning_rate=learning_rate, min_child_weight=min_child_weight,
-                         subsample=subsample, colsample_bytree=colsample_bytree,
-                         reg_lambda=reg_lambda, reg_alpha=reg_alpha, gamma=gamma, max_bin=max_bin,
-                         tree_method=tree_method, n_jobs=n_jobs, random_state=random_state)
-        self.objective = objective
+        self.store_params(locals())
 
     def _objective(self, y_codes: Any) -> dict[str, Any]:
         if str(self.objective).startswith(("binary:", "multi:", "rank:")) or (
@@ -244,8 +202,8 @@ class XGBoostQuantileRegressorModel(XGBoostModel):
     """XGBoost regressor of the median plus a lower and upper quantile (for CQR intervals).
 
     One booster fits the quantiles ``(1 - coverage) / 2``, 0.5 and ``(1 + coverage) / 2``;
-    ``predict`` returns the median and ``predict_quantiles`` the band, which
-    ``zoo predict --interval`` conformalizes.
+    ``predict`` returns the median and ``predict_quantiles`` the band (``zoo.QuantilePredictor``),
+    which ``zoo predict --interval`` conformalizes.
     """
 
     component = "xgboost.quantile_regressor"
@@ -255,12 +213,7 @@ class XGBoostQuantileRegressorModel(XGBoostModel):
                  min_child_weight=1.0, subsample=1.0, colsample_bytree=1.0, reg_lambda=1.0,
                  reg_alpha=0.0, gamma=0.0, max_bin=256, tree_method="hist", n_jobs=2,
                  random_state=0):
-        super().__init__(n_estimators=n_estimators, max_depth=max_depth,
-                         learning_rate=learning_rate, min_child_weight=min_child_weight,
-                         subsample=subsample, colsample_bytree=colsample_bytree,
-                         reg_lambda=reg_lambda, reg_alpha=reg_alpha, gamma=gamma, max_bin=max_bin,
-                         tree_method=tree_method, n_jobs=n_jobs, random_state=random_state)
-        self.coverage = coverage
+        self.store_params(locals())
 
     def _objective(self, y_codes: Any) -> dict[str, Any]:
         if not 0.0 < float(self.coverage) < 1.0:
