@@ -23,13 +23,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 import warnings
-from pathlib import Path
+
+from timing import timed_call
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # the classifier test's gradient boosting
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
 
 ROWS, FEATURES = 1000, 10
 SHIFTS = (0.0, 0.1, 0.2, 0.3, 0.5)
@@ -66,27 +64,19 @@ def run_zoo(name: str, trials: int, seed: int) -> dict:
 
     info = build_catalogue().get(f"drift.{name}")
     columns = [f"x{i}" for i in range(FEATURES)]
-    hits = {c: [0] * len(CONDITIONS) for c in CORRECTIONS}
-    fit_s = test_s = 0.0
-    calls = 0
-    for k, condition in enumerate(CONDITIONS):
-        for trial in range(trials):
-            ref, cur = draw(condition, k, trial, seed)
-            ref_df, cur_df = pd.DataFrame(ref, columns=columns), pd.DataFrame(cur, columns=columns)
-            start = time.perf_counter()
-            model = info.create(alpha=ALPHA, correction="bh").fit(ref_df)
-            middle = time.perf_counter()
-            result = model.test(cur_df)
-            end = time.perf_counter()
-            fit_s += middle - start
-            test_s += end - middle
-            calls += 1
-            hits["bh"][k] += result["drift"]
-            rows = [{key: v for key, v in row.items() if key not in ("p_adjusted",)}
-                    for row in result["features"]]
-            hits["bonferroni"][k] += verdict(rows, ALPHA, "bonferroni")["drift"]
-        progress(name, k)
-    return {"hits": hits, "fit_ms": 1e3 * fit_s / calls, "test_ms": 1e3 * test_s / calls}
+
+    def fitted(reference):
+        return info.create(alpha=ALPHA, correction="bh").fit(reference)
+
+    def trial(ref, cur) -> tuple[dict, list]:
+        model, fit_seconds = timed_call(fitted, pd.DataFrame(ref, columns=columns))
+        result, test_seconds = timed_call(model.test, pd.DataFrame(cur, columns=columns))
+        rows = [{key: v for key, v in row.items() if key not in ("p_adjusted",)}
+                for row in result["features"]]
+        drifted = {"bh": result["drift"], "bonferroni": verdict(rows, ALPHA, "bonferroni")["drift"]}
+        return drifted, [(fit_seconds, test_seconds)]
+
+    return run_trials(name, trials, seed, trial)
 
 
 def run_alibi(name: str, trials: int, seed: int) -> dict:
@@ -95,25 +85,35 @@ def run_alibi(name: str, trials: int, seed: int) -> dict:
     from alibi_detect import cd
 
     cls = getattr(cd, name)
+
+    def trial(ref, cur) -> tuple[dict, list]:
+        ref, cur = ref.astype(np.float32), cur.astype(np.float32)
+        drifted, seconds = {}, []
+        for correction, theirs in (("bh", "fdr"), ("bonferroni", "bonferroni")):
+            detector, fit_seconds = timed_call(cls, ref, p_val=ALPHA, correction=theirs)
+            out, test_seconds = timed_call(detector.predict, cur)
+            drifted[correction] = int(out["data"]["is_drift"])
+            seconds.append((fit_seconds, test_seconds))
+        return drifted, seconds
+
+    return run_trials(name, trials, seed, trial)
+
+
+def run_trials(name: str, trials: int, seed: int, trial) -> dict:
+    """``trial(reference, current)`` on every condition's draws; it returns whether each
+    correction found drift and the (fit, test) seconds of each call it timed. Returns the hits
+    per correction and condition, and milliseconds per fit and test call."""
     hits = {c: [0] * len(CONDITIONS) for c in CORRECTIONS}
-    fit_s = test_s = 0.0
-    calls = 0
+    seconds = []
     for k, condition in enumerate(CONDITIONS):
-        for trial in range(trials):
-            ref, cur = draw(condition, k, trial, seed)
-            ref, cur = ref.astype(np.float32), cur.astype(np.float32)
-            for correction, theirs in (("bh", "fdr"), ("bonferroni", "bonferroni")):
-                start = time.perf_counter()
-                detector = cls(ref, p_val=ALPHA, correction=theirs)
-                middle = time.perf_counter()
-                out = detector.predict(cur)
-                end = time.perf_counter()
-                fit_s += middle - start
-                test_s += end - middle
-                calls += 1
-                hits[correction][k] += int(out["data"]["is_drift"])
+        for t in range(trials):
+            drifted, timed = trial(*draw(condition, k, t, seed))
+            for correction, found in drifted.items():
+                hits[correction][k] += found
+            seconds += timed
         progress(name, k)
-    return {"hits": hits, "fit_ms": 1e3 * fit_s / calls, "test_ms": 1e3 * test_s / calls}
+    return {"hits": hits, "fit_ms": 1e3 * sum(fit for fit, _ in seconds) / len(seconds),
+            "test_ms": 1e3 * sum(test for _, test in seconds) / len(seconds)}
 
 
 def interleaved_speed(calls: int, seed: int) -> dict[str, float]:
@@ -133,13 +133,8 @@ def interleaved_speed(calls: int, seed: int) -> dict[str, float]:
     for trial in range(calls):
         _, cur = draw(CONDITIONS[0], 99, trial + 1, seed)
         frame, cur32 = pd.DataFrame(cur, columns=columns), cur.astype(np.float32)
-        start = time.perf_counter()
-        auto.test(frame)
-        middle = time.perf_counter()
-        ks.predict(cur32)
-        end = time.perf_counter()
-        ours.append(middle - start)
-        theirs.append(end - middle)
+        ours.append(timed_call(auto.test, frame)[1])
+        theirs.append(timed_call(ks.predict, cur32)[1])
     return {"auto": 1e3 * float(np.median(ours)), "KSDrift": 1e3 * float(np.median(theirs))}
 
 

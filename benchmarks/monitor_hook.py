@@ -17,36 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from timing import median_time, paired
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
-
-
-def timed(fn, repeat: int) -> float:
-    """Median seconds of ``repeat`` calls (after one warm-up call)."""
-    fn()
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
-
-
-def paired(plain, watched, repeat: int) -> tuple[float, float]:
-    """Median seconds of each; the calls alternate, so a neighbour's load burst hits both alike."""
-    plain(), watched()
-    a, b = [], []
-    for _ in range(repeat):
-        for fn, runs in ((plain, a), (watched, b)):
-            start = time.perf_counter()
-            fn()
-            runs.append(time.perf_counter() - start)
-    return statistics.median(a), statistics.median(b)
 
 
 class HookClock:
@@ -83,8 +60,9 @@ def measure(reg, clock, version, plain, watched, method, X, repeat) -> str:
     hook = clock.median()
     out = getattr(plain, method)(X)
     summary = summarise(version, X, out, 0.01)
-    making = timed(lambda: summarise(version, X, out, 0.01), repeat)
-    writing = timed(lambda: record_batch(reg, version["ref"], len(X), 0.01, summary), repeat)
+    making = median_time(lambda: summarise(version, X, out, 0.01), repeat, warm=True)
+    writing = median_time(lambda: record_batch(reg, version["ref"], len(X), 0.01, summary), repeat,
+                          warm=True)
     return (f"{version['component'] + '.' + method:<42} {base * 1e3:>14.2f} {seen * 1e3:>12.2f} "
             f"{hook * 1e3:>9.2f} {(base + hook) / base:>6.2f} {making * 1e3:>11.2f} {writing * 1e3:>9.2f}")
 

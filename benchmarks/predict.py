@@ -21,19 +21,17 @@ both sides alike.
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
+import statistics
+import tempfile
+import time
+import warnings
 from pathlib import Path
 
-# The script's own folder would shadow the top-level packages of the same names.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from timing import median_time
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 N_FEATURES = 20
 
@@ -47,22 +45,12 @@ def make_data(rows: int, seed: int = 0):
     return pd.DataFrame(X, columns=[f"x{i:02d}" for i in range(N_FEATURES)]), y
 
 
-def timed(fn, repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def interleaved(a, b, rounds: int, repeats: int) -> tuple[float, float]:
     """Medians of ``a`` and ``b``, measured alternately in ``rounds`` rounds."""
     ta, tb = [], []
     for _ in range(rounds):
-        ta.append(timed(a, repeats))
-        tb.append(timed(b, repeats))
+        ta.append(median_time(a, repeats))
+        tb.append(median_time(b, repeats))
     return statistics.median(ta), statistics.median(tb)
 
 
@@ -134,8 +122,8 @@ def bench_conformal(X, y, level: float = 0.9) -> dict | None:
     """Coverage and mean width of zoo's split conformal intervals and MAPIE's, same split."""
     import numpy as np
 
-    from zoo.default_plugins import conformal
     from zoo.catalogue import build_catalogue
+    from zoo.default_plugins import conformal
 
     n = len(X)
     order = np.random.default_rng(1).permutation(n)

@@ -9,32 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from timing import median_time, wall
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# Run as a script, this file's folder is sys.path[0] and its name would shadow the
-# `registry` package it measures.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-
-
-def median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def wall(cmd: list[str], repeat: int = 15) -> float:
-    subprocess.run(cmd, capture_output=True, check=True)  # warm the file cache
-    return median_time(lambda: subprocess.run(cmd, capture_output=True, check=True), repeat)
 
 
 def main() -> None:
@@ -78,9 +60,9 @@ def main() -> None:
         reg.close()
 
     exe = sys.executable
-    zoo_help = wall([exe, "-m", "zoo", "--help"])
-    bare = wall([exe, "-c", "pass"])
-    click_rich = wall([exe, "-c", "import click, rich.console, rich.table"])
+    zoo_help = wall([exe, "-m", "zoo", "--help"], 15)
+    bare = wall([exe, "-c", "pass"], 15)
+    click_rich = wall([exe, "-c", "import click, rich.console, rich.table"], 15)
 
     print(f"registry benchmark: {args.versions} versions over {args.models} models "
           f"(BaselineClassifier, JSON artifact)")

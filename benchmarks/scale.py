@@ -17,37 +17,20 @@ import json
 import os
 import random
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from timing import median_time, wall
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# benchmarks/registry.py would shadow the registry package for a script run from here.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
 TEAMS = ["growth", "risk", "search", "ads", "fraud", "pricing", "ops", "core", "ml", "data"]
 WHERE = "metrics.auc > 0.9 and tags.team = 'growth'"
-
-
-def median_time(fn, repeat: int) -> float:
-    fn()  # warm
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def wall(cmd: list[str], env: dict[str, str] | None = None, repeat: int = 11) -> float:
-    run = lambda: subprocess.run(cmd, capture_output=True, check=True, env=env)  # noqa: E731
-    return median_time(run, repeat)
 
 
 def small_model(prior: float):
@@ -90,8 +73,7 @@ def register_rate(reg, distinct: bool, n: int = 1000) -> float:
 
 def big_artifact_peak_mb(tmp: Path, gigabytes: float = 1.0) -> tuple[float, float]:
     """Peak RSS growth (MB) while registering a model whose artifact is ``gigabytes`` GB."""
-    from zoo import Registry
-    from zoo import BaseMLModel, hookimpl
+    from zoo import BaseMLModel, Registry, hookimpl
     from zoo.plugins import get_plugins
 
     size = int(gigabytes * (1 << 30))
@@ -160,7 +142,7 @@ def mlflow_figures(tmp: Path, n: int = 200) -> dict[str, float] | None:
         mv = register()
     rate = n / (time.perf_counter() - start)
     client.set_registered_model_alias("m", "champion", mv.version)
-    alias = median_time(lambda: client.get_model_version_by_alias("m", "champion"), 200)
+    alias = median_time(lambda: client.get_model_version_by_alias("m", "champion"), 200, warm=True)
     counter = iter(range(10**6))
 
     def load():
@@ -168,7 +150,7 @@ def mlflow_figures(tmp: Path, n: int = 200) -> dict[str, float] | None:
                                                    dst_path=str(tmp / f"dl{next(counter)}"))
         return BaselineClassifier.load(Path(path) / "model.json", {"classes": [0, 1]})
 
-    return {"register": rate, "alias": alias, "load": median_time(load, 50)}
+    return {"register": rate, "alias": alias, "load": median_time(load, 50, warm=True)}
 
 
 def main() -> None:
@@ -190,9 +172,11 @@ def main() -> None:
         print(f"generating {args.versions} versions over {args.models} models ...", flush=True)
         with Registry(db) as reg:
             gen_seconds = generate(reg, args.versions, args.models)
-            alias = median_time(lambda: reg.get(f"model_{args.models * 42 // 100:04d}@champion"), 2000)
-            search = median_time(lambda: reg.versions(where=WHERE, order_by="-metrics.auc", limit=20), 50)
-            load = median_time(lambda: reg.load("model_0007@champion"), 200)
+            alias = median_time(lambda: reg.get(f"model_{args.models * 42 // 100:04d}@champion"), 2000,
+                                warm=True)
+            search = median_time(lambda: reg.versions(where=WHERE, order_by="-metrics.auc", limit=20), 50,
+                                 warm=True)
+            load = median_time(lambda: reg.load("model_0007@champion"), 200, warm=True)
             with Registry(tmp / "rate.db") as fresh:
                 identical = register_rate(fresh, distinct=False)
                 distinct = register_rate(fresh, distinct=True)
@@ -206,10 +190,10 @@ def main() -> None:
         root = Path(__file__).resolve().parent.parent
         packages = [str(root / d) for d in ("zoo", "registry", "plugins")]
         subprocess.run([exe, "-m", "compileall", "-q", *packages], check=True, capture_output=True)
-        models_cmd = wall([exe, "-m", "zoo", "models"], env)
-        models_json = wall([exe, "-m", "zoo", "models", "--json"], env)
-        zoo_help = wall([exe, "-m", "zoo", "--help"], env)
-        click_rich = wall([exe, "-c", "import click, rich"])
+        models_cmd = wall([exe, "-m", "zoo", "models"], 11, env)
+        models_json = wall([exe, "-m", "zoo", "models", "--json"], 11, env)
+        zoo_help = wall([exe, "-m", "zoo", "--help"], 11, env)
+        click_rich = wall([exe, "-c", "import click, rich"], 11)
         # In a fresh process: ru_maxrss is a lifetime peak, and this one's is already high.
         proc = subprocess.run([exe, __file__, "--artifact-only", "--artifact-gb", str(args.artifact_gb),
                                "--tmp", str(tmp)], capture_output=True, text=True, check=True)

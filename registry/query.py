@@ -31,6 +31,7 @@ character position and what was expected.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,18 +179,19 @@ class _Parser:
         return sql, self.params
 
     def _or(self, depth: int) -> str:
-        parts = [self._and(depth)]
-        while self._peek().kind == "or":
-            self.i += 1
-            parts.append(self._and(depth))
-        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+        return self._joined("or", self._and, depth)
 
     def _and(self, depth: int) -> str:
-        parts = [self._not(depth)]
-        while self._peek().kind == "and":
+        return self._joined("and", self._not, depth)
+
+    def _joined(self, operator: str, operand: Callable[[int], str], depth: int) -> str:
+        """One or more ``operand``s joined by ``operator`` ("and" or "or"), in brackets when
+        there are several."""
+        parts = [operand(depth)]
+        while self._peek().kind == operator:
             self.i += 1
-            parts.append(self._not(depth))
-        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+            parts.append(operand(depth))
+        return parts[0] if len(parts) == 1 else "(" + f" {operator.upper()} ".join(parts) + ")"
 
     def _not(self, depth: int) -> str:
         token = self._peek()

@@ -8,16 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zoo.errors import NotFoundError
-from zoo.interfaces import BASES, Component
+from zoo.interfaces import BASES, KINDS, Component
 
-#: Registration hook for each kind of component.
-HOOKS = {
-    "predictor": "register_predictors",
-    "detector": "register_detectors",
-    "calibrator": "register_calibrators",
-    "drift_test": "register_drift_tests",
-    "monitor": "register_monitors",
-}
+#: Registration hook for each kind of component: register_predictors, ..., register_monitors.
+HOOKS = {kind: f"register_{kind}s" for kind in KINDS}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import click
 
-from zoo import __version__
+from zoo import KINDS, __version__
 from zoo.clitools import (
+    confirm,
     console,
     err_console,
     json_option,
@@ -28,6 +29,7 @@ from zoo.clitools import (
     print_json,
     progress_steps,
     write_chunks,
+    yes_option,
 )
 from zoo.errors import DataError, ZooError
 
@@ -146,7 +148,7 @@ def install(packages: tuple[str, ...], upgrade: bool, editable: bool) -> None:
 
 @cli.command()
 @click.argument("packages", nargs=-1, required=True)
-@click.option("-y", "--yes", is_flag=True, help="Don't ask for confirmation.")
+@yes_option
 def uninstall(packages: tuple[str, ...], yes: bool) -> None:
     """Uninstall plugins from the environment zoo runs in, with pip."""
     _run_pip([sys.executable, "-m", "pip", "uninstall", *packages, *(["-y"] if yes else [])])
@@ -167,7 +169,7 @@ def _run_pip(args: list[str]) -> None:
 @click.argument("name", required=False)
 @click.option(
     "--kind",
-    type=click.Choice(["predictor", "detector", "calibrator", "drift_test", "monitor"]),
+    type=click.Choice(KINDS),
     help="Only components of this kind.",
 )
 @json_option
@@ -516,16 +518,10 @@ def verify(ctx: click.Context, as_json: bool) -> None:
     """Re-hash every artifact; report corrupted, missing and orphaned files (exit 1 if any)."""
     report = open_registry(ctx).verify()
     problems = len(report["corrupted"]) + len(report["missing"]) + len(report["orphans"])
-    if as_json:
-        print_json(report)
-    else:
-        console.print(f"Checked {report['checked']} artifacts: {report['ok']} ok")
-        for item in report["corrupted"]:
-            console.print(f"[red]corrupted[/] {item['sha256'][:16]}… used by {', '.join(item['refs'])}")
-        for item in report["missing"]:
-            console.print(f"[red]missing[/] {item['sha256'][:16]}… used by {', '.join(item['refs'])}")
-        for path in report["orphans"]:
-            console.print(f"[yellow]orphan[/] {path}")
+    _print_result(report, as_json, f"Checked {report['checked']} artifacts: {report['ok']} ok",
+                  *(f"[red]{problem}[/] {item['sha256'][:16]}… used by {', '.join(item['refs'])}"
+                    for problem in ("corrupted", "missing") for item in report[problem]),
+                  *(f"[yellow]orphan[/] {path}" for path in report["orphans"]))
     if problems:
         sys.exit(1)
 
@@ -537,18 +533,14 @@ def verify(ctx: click.Context, as_json: bool) -> None:
 def gc(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """Remove orphaned artifact files (left by a crash) and stale temp files from the store."""
     report = open_registry(ctx).gc(dry_run=dry_run)
-    if as_json:
-        print_json(report)
-        return
     verb = "Would remove" if dry_run else "Removed"
-    console.print(f"{verb} {len(report['removed'])} orphaned files ({report['bytes']} bytes)")
-    for path in report["removed"]:
-        console.print(f"  {path}")
+    _print_result(report, as_json, f"{verb} {len(report['removed'])} orphaned files "
+                  f"({report['bytes']} bytes)", *(f"  {path}" for path in report["removed"]))
 
 
 @cli.command()
 @click.argument("ref")
-@click.option("-y", "--yes", is_flag=True, help="Don't ask for confirmation.")
+@yes_option
 @click.pass_context
 def delete(ctx: click.Context, ref: str, yes: bool) -> None:
     """Delete a version (name:3, name@alias) or a whole model (name) and its unshared artifacts."""
@@ -558,8 +550,7 @@ def delete(ctx: click.Context, ref: str, yes: bool) -> None:
     # Fail on an unknown ref before asking; a model may exist with no versions left.
     if not whole_model or ref not in {m["name"] for m in registry.models()}:
         registry.get(ref)
-    if not yes:
-        click.confirm(f"Delete {what}?", abort=True)
+    confirm(f"Delete {what}?", yes)
     deleted = registry.delete(ref)
     console.print(f"Deleted {', '.join(deleted.get('refs', [ref]))}")
 
@@ -593,11 +584,8 @@ def audit(ctx: click.Context, name: str | None, limit: int, as_json: bool) -> No
 def export_command(ctx: click.Context, refs: tuple[str, ...], output: str, as_json: bool) -> None:
     """Write versions (REFS: name for all versions, name:3, name@alias) to a portable bundle."""
     result = open_registry(ctx).export(list(refs), output)
-    if as_json:
-        print_json(result)
-        return
-    console.print(f"Exported {len(result['versions'])} versions and {result['artifacts']} artifacts "
-                  f"to {result['path']} ({result['bytes']} bytes)")
+    _print_result(result, as_json, f"Exported {len(result['versions'])} versions and {result['artifacts']} "
+                  f"artifacts to {result['path']} ({result['bytes']} bytes)")
 
 
 @cli.command("import")
@@ -607,13 +595,9 @@ def export_command(ctx: click.Context, refs: tuple[str, ...], output: str, as_js
 def import_command(ctx: click.Context, bundle: str, as_json: bool) -> None:
     """Restore a bundle into the registry; every hash is verified before anything is written."""
     result = open_registry(ctx).import_bundle(bundle)
-    if as_json:
-        print_json(result)
-        return
-    console.print(f"Imported {len(result['imported'])} versions"
-                  + (f", skipped {len(result['skipped'])} already present" if result["skipped"] else ""))
-    for ref in result["imported"]:
-        console.print(f"  {ref}")
+    skipped = f", skipped {len(result['skipped'])} already present" if result["skipped"] else ""
+    _print_result(result, as_json, f"Imported {len(result['imported'])} versions{skipped}",
+                  *(f"  {ref}" for ref in result["imported"]))
 
 
 @cli.command("backup")
@@ -623,11 +607,17 @@ def import_command(ctx: click.Context, bundle: str, as_json: bool) -> None:
 def backup_command(ctx: click.Context, path: str, as_json: bool) -> None:
     """Copy the registry and its artifacts to PATH while other processes keep writing."""
     result = open_registry(ctx).backup(path)
+    _print_result(result, as_json, f"Backed up {result['versions']} versions and {result['artifacts']} "
+                  f"artifacts to {result['path']}; use it with --registry {result['path']}")
+
+
+def _print_result(result: Any, as_json: bool, *lines: str) -> None:
+    """A registry-wide command's ``result`` as JSON with --json, else its ``lines`` of text."""
     if as_json:
         print_json(result)
         return
-    console.print(f"Backed up {result['versions']} versions and {result['artifacts']} artifacts to "
-                  f"{result['path']}; use it with --registry {result['path']}")
+    for line in lines:
+        console.print(line)
 
 
 def _add_plugin_commands() -> None:

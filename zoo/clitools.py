@@ -1,5 +1,5 @@
 """Helpers for commands, the built-in ones and plugins' alike: output (rich tables, JSON,
-streamed tables), options, progress and the registry the command line names.
+streamed tables, plots), options, progress and the registry the command line names.
 
 This is the public API for plugin commands (see docs/plugins.md); like ``zoo.cli`` it
 imports only click at the top, so ``zoo --help`` stays fast.
@@ -88,6 +88,17 @@ def progress_steps(first: str = "reading data") -> Iterator[Callable[[str], None
         yield lambda label: progress.update(task, description=label)
 
 
+def yes_option(f: Any) -> Any:
+    """The ``-y/--yes`` flag (as the ``yes`` argument) of a command that asks before it destroys."""
+    return click.option("-y", "--yes", is_flag=True, help="Don't ask for confirmation.")(f)
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask ``question`` unless ``--yes`` was given; a "no" aborts the command."""
+    if not yes:
+        click.confirm(question, abort=True)
+
+
 def print_json(data: Any) -> None:
     """``data`` as indented JSON on stdout (values JSON cannot hold, as text)."""
     import json
@@ -120,6 +131,19 @@ def write_chunks(chunks: Iterable[Any], output: str | None, as_json: bool = Fals
     if as_json and writer is None:
         click.echo("[]" if n < 0 else "]")
     return rows
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (files only, no display), imported on first use;
+    a one-line error when matplotlib is not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ZooError("plots need matplotlib: pip install matplotlib") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, Any]:

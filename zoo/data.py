@@ -8,6 +8,7 @@ import hashlib
 import json
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,33 +26,16 @@ def read_table(path: str | Path) -> Any:
     """Read a CSV or Parquet file into a DataFrame, with one-line errors for bad files."""
     import pandas as pd
 
-    path = Path(path)
-    if not path.exists():
-        raise NotFoundError(f"no such file: {path}")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in CSV_SUFFIXES:
-            df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-        elif suffix in PARQUET_SUFFIXES:
+    path, suffix = _table_file(path)
+    with _read_errors(path):
+        if suffix in PARQUET_SUFFIXES:
             df = pd.read_parquet(path)
         else:
-            raise DataError(
-                f"cannot read {path.name}: unknown file type {suffix or '(none)'}; "
-                "use .csv, .tsv or .parquet"
-            )
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path} is empty: it needs a header row and at least one data row") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"cannot parse {path}: {_first_line(exc)}") from None
+            df = pd.read_csv(path, sep=_separator(suffix))
     if len(df) == 0:
         raise DataError(f"{path} has a header but no data rows")
     # pandas renames a repeated CSV header ("a", "a.1"); check the header as written.
-    header = _csv_header(path, suffix) if suffix in CSV_SUFFIXES else list(df.columns)
-    dupes = sorted({str(c) for c in header if header.count(c) > 1})
-    if dupes:
-        raise DataError(f"{path} has duplicated column names: {', '.join(map(str, dupes))}")
+    _check_header(path, _csv_header(path, suffix) if suffix in CSV_SUFFIXES else list(df.columns))
     return df
 
 
@@ -63,14 +47,8 @@ def iter_table(path: str | Path, chunk_rows: int = 100_000) -> Iterator[Any]:
     """
     import pandas as pd
 
-    path = Path(path)
-    if not path.exists():
-        raise NotFoundError(f"no such file: {path}")
-    suffix = path.suffix.lower()
-    if suffix not in CSV_SUFFIXES | PARQUET_SUFFIXES:
-        raise DataError(f"cannot read {path.name}: unknown file type {suffix or '(none)'}; "
-                        "use .csv, .tsv or .parquet")
-    try:
+    path, suffix = _table_file(path)
+    with _read_errors(path):
         if suffix in PARQUET_SUFFIXES:
             import pyarrow.parquet as pq
 
@@ -82,10 +60,8 @@ def iter_table(path: str | Path, chunk_rows: int = 100_000) -> Iterator[Any]:
                                      parquet.iter_batches(batch_size=chunk_rows))
         else:
             header = _csv_header(path, suffix)
-            chunks = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", chunksize=chunk_rows)
-        dupes = sorted({str(c) for c in header if header.count(c) > 1})
-        if dupes:
-            raise DataError(f"{path} has duplicated column names: {', '.join(dupes)}")
+            chunks = pd.read_csv(path, sep=_separator(suffix), chunksize=chunk_rows)
+        _check_header(path, header)
         rows = 0
         for chunk in chunks:
             rows += len(chunk)
@@ -93,12 +69,6 @@ def iter_table(path: str | Path, chunk_rows: int = 100_000) -> Iterator[Any]:
                 yield chunk
         if rows == 0:
             raise DataError(f"{path} has a header but no data rows")
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path} is empty: it needs a header row and at least one data row") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"cannot parse {path}: {_first_line(exc)}") from None
 
 
 class TableWriter:
@@ -133,7 +103,7 @@ class TableWriter:
             self._parquet.write_table(table)
         else:
             df.to_csv(self.path, mode="a" if self.rows else "w", header=not self.rows, index=False,
-                      sep="\t" if self.suffix == ".tsv" else ",")
+                      sep=_separator(self.suffix))
         self.rows += len(df)
 
     def close(self) -> None:
@@ -155,16 +125,9 @@ def write_table(df: Any, path: str | Path) -> None:
 
 def as_frame(X: Any) -> Any:
     """A numeric float DataFrame from a DataFrame or 2-D array; names non-numeric columns."""
-    import numpy as np
     import pandas as pd
 
-    if not isinstance(X, pd.DataFrame):
-        arr = np.asarray(X)
-        if arr.ndim != 2:
-            raise DataError(f"expected a 2-D table of features, got an array of shape {arr.shape}")
-        X = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
-    if X.shape[1] == 0:
-        raise DataError("the table has no feature columns")
+    X = _two_d_frame(X, "expected a 2-D table of features", "the table has no feature columns")
     columns = {}
     for name in X.columns:
         columns[name] = _numeric_column(X[name], name)
@@ -321,11 +284,64 @@ def _numeric_column(col: Any, name: Any) -> Any:
     return converted.astype(float)
 
 
+def _table_file(path: str | Path) -> tuple[Path, str]:
+    """``path`` and its lower-case suffix, once it is known to exist and to be a type we read."""
+    path = Path(path)
+    if not path.exists():
+        raise NotFoundError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix not in CSV_SUFFIXES | PARQUET_SUFFIXES:
+        raise DataError(f"cannot read {path.name}: unknown file type {suffix or '(none)'}; "
+                        "use .csv, .tsv or .parquet")
+    return path, suffix
+
+
+@contextmanager
+def _read_errors(path: Path) -> Iterator[None]:
+    """pandas' and the file system's errors while reading ``path``, as one-line DataErrors."""
+    import pandas as pd
+
+    try:
+        yield
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty: it needs a header row and at least one data row") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"cannot parse {path}: {_first_line(exc)}") from None
+
+
+def _check_header(path: Path, header: list[Any]) -> None:
+    dupes = sorted({str(c) for c in header if header.count(c) > 1})
+    if dupes:
+        raise DataError(f"{path} has duplicated column names: {', '.join(dupes)}")
+
+
+def _two_d_frame(data: Any, not_two_d: str, no_columns: str) -> Any:
+    """``data`` as a DataFrame (a 2-D array gets the columns x0, x1, ...) with at least one
+    column; else a ``DataError``: ``not_two_d`` (followed by the array's shape) or ``no_columns``."""
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(data, pd.DataFrame):
+        arr = np.asarray(data)
+        if arr.ndim != 2:
+            raise DataError(f"{not_two_d}, got an array of shape {arr.shape}")
+        data = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+    if data.shape[1] == 0:
+        raise DataError(no_columns)
+    return data
+
+
 def _csv_header(path: Path, suffix: str) -> list[str]:
     import csv
 
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        return next(csv.reader(f, delimiter="\t" if suffix == ".tsv" else ","), [])
+        return next(csv.reader(f, delimiter=_separator(suffix)), [])
+
+
+def _separator(suffix: str) -> str:
+    return "\t" if suffix == ".tsv" else ","
 
 
 def _first_line(exc: BaseException) -> str:

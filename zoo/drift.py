@@ -39,16 +39,9 @@ def check_columns(reference_columns: list[str], current_columns: list[str]) -> N
 def as_table(data: Any, what: str, min_rows: int = 1) -> Any:
     """A DataFrame with string column names from a DataFrame or 2-D array (columns x0, x1...),
     with at least one column, ``min_rows`` rows and no duplicated names; ``what`` names it."""
-    import numpy as np
-    import pandas as pd
+    from zoo.data import _two_d_frame
 
-    if not isinstance(data, pd.DataFrame):
-        arr = np.asarray(data)
-        if arr.ndim != 2:
-            raise DataError(f"the {what} data must be a table (2-D), got an array of shape {arr.shape}")
-        data = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
-    if data.shape[1] == 0:
-        raise DataError(f"the {what} data has no columns")
+    data = _two_d_frame(data, f"the {what} data must be a table (2-D)", f"the {what} data has no columns")
     if len(data) < min_rows:
         raise DataError(f"the {what} data has {len(data)} row{'s' if len(data) != 1 else ''}; "
                         f"the test needs at least {min_rows}")

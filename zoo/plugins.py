@@ -41,9 +41,7 @@ DEFAULT_PLUGINS = {
 #: Events: told after the fact, so a failing listener is warned about and never undoes them.
 EVENT_HOOKS = ("version_registered", "batch_predicted")
 #: Hooks whose failure marks the plugin broken (it registered something wrong).
-REGISTRATION_HOOKS = ("register_predictors", "register_detectors", "register_calibrators",
-                      "register_drift_tests", "register_monitors", "register_commands",
-                      "register_migrations")
+REGISTRATION_HOOKS = tuple(name for name in dir(hookspecs) if name.startswith("register_"))
 
 # The plugin whose hook implementation is running, for callbacks that must know who calls.
 _CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("zoo_plugin", default=None)

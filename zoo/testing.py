@@ -72,7 +72,7 @@ from zoo.interfaces import (
     SearchSpace,
 )
 
-__all__ = ["CHECKS", "HEAVY", "check_component", "check_install", "check_plugin", "checks_for",
+__all__ = ["CHECKS", "HEAVY", "check_component", "check_install", "check_plugin", "checks_for", "offering",
            "parametrize_with_checks", "predictor_data", "registered", "run_check"]
 
 #: Rows the checks fit on, and rows they predict.
@@ -371,8 +371,9 @@ def check_install(source: str | Path, name: str, component: type,
 _THROWAWAY = itertools.count()
 
 
-def _offering(classes: tuple[type, ...]) -> Any:
-    """A plugin object whose registration hooks offer ``classes``, each under its kind's hook."""
+def offering(*classes: type) -> Any:
+    """A plugin object whose registration hooks offer ``classes``, each under its kind's hook
+    (``register_predictors`` for predictors, ...): register it with a name to try them out."""
     import types
 
     from zoo.catalogue import HOOKS
@@ -397,9 +398,13 @@ def registered(*classes: type) -> Iterator[None]:
 
     plugins = get_plugins()
     name = f"zoo-testing-{next(_THROWAWAY)}"
-    plugins.register(_offering(classes), name=name, version="0", distribution=name)
+    plugins.register(offering(*classes), name=name, version="0", distribution=name)
+    strict, plugins.strict = plugins.strict, False  # a clash is reported below, as a failure
     try:
-        catalogue = build_catalogue(plugins)
+        try:
+            catalogue = build_catalogue(plugins)
+        finally:
+            plugins.strict = strict
         for cls in classes:
             taken = catalogue.components.get(cls.component)
             if taken is None or taken.cls is not cls:

@@ -218,3 +218,45 @@ def test_every_public_module_and_name_exists():
         importlib.import_module(module)
     missing = [name for name in zoo.__all__ if not hasattr(zoo, name)]
     assert missing == []
+
+
+#: The kernel's budget (issue 12), in lines of code: not blank, not only a comment, not part of
+#: a docstring. The kernel is every module of zoo/ but the built-in plugins and the conformance
+#: kit (zoo/testing.py, a tool for plugin authors' test suites that the CLI never imports).
+KERNEL_BUDGET = 2500
+
+
+def code_lines(source: str) -> int:
+    """Lines holding code, the way cloc counts them, with docstrings counted as comments."""
+    import io
+    import tokenize
+
+    docstrings: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
+                docstrings.update(range(first.lineno, first.end_lineno + 1))
+    lines: set[int] = set()
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+            tokenize.ENDMARKER}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type not in skip:
+            lines.update(range(token.start[0], token.end[0] + 1))
+    return len(lines - docstrings)
+
+
+def kernel_files() -> list[Path]:
+    return sorted(p for p in (ROOT / "zoo").glob("*.py") if p.name != "testing.py")
+
+
+def test_the_kernel_stays_within_its_budget():
+    sizes = {p.name: code_lines(p.read_text()) for p in kernel_files()}
+    assert sum(sizes.values()) <= KERNEL_BUDGET, sizes
+
+
+def test_code_lines_leave_out_docstrings_comments_and_blank_lines():
+    source = '"""Module doc."""\n\n# a comment\ndef f(x):\n    """Doc\n    on two lines."""\n' \
+             '    return (x +\n            1)  # why\n'
+    assert code_lines(source) == 3

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from zoo import Calibrator, Detector, DriftTest, Monitor, hookimpl, hookspecs
 from zoo.catalogue import build_catalogue
 from zoo.default_plugins.baselines import BaselineRegressor
+from zoo.testing import offering
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOKS = sorted(
@@ -73,30 +74,20 @@ class Mon(Monitor):
     component = "t.monitor"
 
 
-class Registrations:
-    @hookimpl
-    def register_predictors(self, register):
-        register(Regressor)
+def _trained_regressor(tmp_path):
+    """A CliRunner, and a small table on which ``zoo train`` registered baseline regressor m:1."""
+    from zoo.cli import cli
 
-    @hookimpl
-    def register_detectors(self, register):
-        register(Det)
-
-    @hookimpl
-    def register_calibrators(self, register):
-        register(Cal)
-
-    @hookimpl
-    def register_drift_tests(self, register):
-        register(Drift)
-
-    @hookimpl
-    def register_monitors(self, register):
-        register(Mon)
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0]}).to_csv(data, index=False)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["train", "zoo.baseline_regressor", str(data), "--target", "y",
+                               "--name", "m", "--test-size", "0"]).exit_code == 0
+    return runner, data
 
 
 def _registered(add_plugin, name):
-    add_plugin(Registrations(), "t")
+    add_plugin(offering(Regressor, Det, Cal, Drift, Mon), "t")
     return build_catalogue().get(name)
 
 
@@ -173,11 +164,7 @@ def test_hook_batch_predicted(add_plugin, tmp_path):
 
     events = Events()
     add_plugin(events, "t-events")
-    data = tmp_path / "d.csv"
-    pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0]}).to_csv(data, index=False)
-    runner = CliRunner()
-    assert runner.invoke(cli, ["train", "zoo.baseline_regressor", str(data), "--target", "y",
-                               "--name", "m", "--test-size", "0"]).exit_code == 0
+    runner, data = _trained_regressor(tmp_path)
     result = runner.invoke(cli, ["predict", "m", str(data)])
     assert result.exit_code == 0, result.output
     (ref, rows, columns, seconds), = events.predicted
@@ -255,11 +242,7 @@ def test_hook_prediction_intervals(add_plugin, tmp_path):
             return band, f"test band at {level}"
 
     add_plugin(Bands(), "t-bands")
-    data = tmp_path / "d.csv"
-    pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0]}).to_csv(data, index=False)
-    runner = CliRunner()
-    assert runner.invoke(cli, ["train", "zoo.baseline_regressor", str(data), "--target", "y",
-                               "--name", "m", "--test-size", "0"]).exit_code == 0
+    runner, data = _trained_regressor(tmp_path)
     result = runner.invoke(cli, ["predict", "m", str(data), "--interval", "0.5"])
     assert result.exit_code == 0, result.output
     assert "x,y,prediction,lower,upper" in result.output and "test band at 0.5" in result.output
@@ -279,11 +262,7 @@ def test_hook_predict_with_engine(add_plugin, tmp_path):
             return [{"rows": 3}]
 
     add_plugin(Engine(), "t-engine")
-    data = tmp_path / "d.csv"
-    pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0]}).to_csv(data, index=False)
-    runner = CliRunner()
-    assert runner.invoke(cli, ["train", "zoo.baseline_regressor", str(data), "--target", "y",
-                               "--name", "m", "--test-size", "0"]).exit_code == 0
+    runner, data = _trained_regressor(tmp_path)
     result = runner.invoke(cli, ["predict", "m", str(data), "--engine", "t-engine", "-o", "out"])
     assert result.exit_code == 0, result.output
     assert calls == [("m:1", str(data), "out", 100_000, None)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import sqlite3
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from zootest import needs_plugin
+from zootest import needs_plugin, version_count
 
 from zoo import build_catalogue
 from zoo.cli import cli
@@ -79,12 +78,6 @@ def write(header: list[str], rows: list[list], path, fmt: str) -> bool:
     return True
 
 
-def versions(registry_path) -> int:
-    if not registry_path.exists():
-        return 0
-    with sqlite3.connect(registry_path) as conn:
-        return conn.execute("SELECT COUNT(*) FROM versions").fetchone()[0]
-
 
 def check_outcome(result, registry_path, before: int, wrote: bool) -> None:
     out = result.output
@@ -96,9 +89,9 @@ def check_outcome(result, registry_path, before: int, wrote: bool) -> None:
         # The catch-all for unexpected exceptions says ZOO_DEBUG: a hostile table must
         # meet a deliberate check instead.
         assert "ZOO_DEBUG" not in errors[0], errors[0]
-        assert versions(registry_path) == before
+        assert version_count(registry_path) == before
     else:
-        assert versions(registry_path) == before + (1 if wrote else 0)
+        assert version_count(registry_path) == before + (1 if wrote else 0)
 
 
 @pytest.mark.slow
@@ -164,7 +157,7 @@ def test_predict_on_hostile_tables(tmp_path_factory, trained, table, fmt, keep_a
     if not write(header, rows, path, fmt):
         event("not writable as " + fmt)
         return
-    before = versions(trained)
+    before = version_count(trained)
     result = CliRunner().invoke(cli, ["--registry", str(trained), "predict", "m", str(path), "--json"])
     event(f"exit {result.exit_code}")
     check_outcome(result, trained, before, wrote=False)
@@ -225,7 +218,7 @@ filter_words = st.sampled_from(["metrics.auc", "params.depth", "tags.team", "ver
 @given(where=st.one_of(st.lists(filter_words, max_size=12).map(" ".join), st.text(max_size=60)),
        order_by=st.one_of(st.none(), st.lists(filter_words, max_size=3).map(",".join)))
 def test_versions_where_on_hostile_filters(trained, where, order_by):
-    before = versions(trained)
+    before = version_count(trained)
     args = ["--registry", str(trained), "versions", "--where", where, "--json"]
     if order_by is not None:
         args += ["--order-by", order_by]

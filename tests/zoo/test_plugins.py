@@ -19,6 +19,7 @@ from zoo.catalogue import build_catalogue
 from zoo.default_plugins.baselines import BaselineClassifier
 from zoo.errors import PluginError
 from zoo.plugins import Plugins
+from zoo.testing import offering
 
 NO_STRICT = {"ZOO_STRICT_PLUGINS": ""}
 
@@ -207,12 +208,7 @@ def test_name_clash_keeps_the_first_and_reports_the_second(fresh):
 
         component = "zoo.baseline_classifier"
 
-    class Clash:
-        @hookimpl
-        def register_predictors(self, register):
-            register(Clone)
-
-    fresh.register(Clash(), name="clash")
+    fresh.register(offering(Clone), name="clash")
     catalogue = build_catalogue(fresh)
     # Built-ins are trylast, so the installed plugin is asked first and keeps the name.
     assert catalogue.get("zoo.baseline_classifier").cls is Clone
@@ -240,12 +236,7 @@ def _clashing_plugin(tag: str):
         component = "shared.model"
         origin = tag
 
-    class Plugin:
-        @hookimpl
-        def register_predictors(self, register):
-            register(Clone)
-
-    return Plugin()
+    return offering(Clone)
 
 
 def test_first_registered_plugin_keeps_a_name_unless_the_user_prefers_another(fresh, monkeypatch):
@@ -309,3 +300,16 @@ def test_a_command_clash_fails_in_strict_mode(add_plugin, monkeypatch):
     cli_module._add_plugin_commands()
     assert "'t-hijack-strict' also provides command 'verify'" in str(cli_module.ZooGroup.load_error)
     assert cli_module.cli.commands["verify"].callback.__module__ == "zoo.cli"
+
+
+def test_a_built_in_plugin_can_be_disabled_like_an_installed_one(run_zoo):
+    """Built-in features are plugins: zoo plugins --all lists them, ZOO_DISABLE_PLUGINS turns
+    one off (its command disappears), and the rest of the CLI keeps working."""
+    listed = json.loads(run_zoo("plugins", "--all", "--json", check=True).stdout)["plugins"]
+    builtins = {p["name"] for p in listed if p["builtin"]}
+    assert {"zoo.baselines", "zoo.evaluate", "zoo.conformal", "zoo.explain", "zoo.tune"} <= builtins
+    env = {"ZOO_DISABLE_PLUGINS": "zoo.explain,zoo.tune"}
+    listed = json.loads(run_zoo("plugins", "--all", "--json", env=env, check=True).stdout)["plugins"]
+    assert not {"zoo.explain", "zoo.tune"} & {p["name"] for p in listed}
+    assert run_zoo("explain", "--help", env=env).returncode == 2  # No such command
+    assert run_zoo("compare", "--help", env=env, check=True).returncode == 0

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +216,8 @@ def load_record(registry: Any, version: dict[str, Any]) -> dict[str, Any]:
             f"{version['ref']} has no conformal calibration: train it with `zoo train` or "
             "`zoo tune` (with --test-size above 0), which calibrate on the held-out rows"
         )
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="zoo-conformal-") as tmp:
         path = registry.verified_copy(version, Path(tmp) / ARTIFACT, artifact=ARTIFACT)
         return json.loads(path.read_text(encoding="utf-8"))

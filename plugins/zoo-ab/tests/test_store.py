@@ -3,40 +3,23 @@ registries get them from the plugin; registries made before keep theirs, rows in
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from zoo_ab import store
 from zoo_ab.experiment import Experiment
-from zoo_registry import Store
+from zootest import (
+    assert_plugin_tables_match_m007,
+    enabled_later,
+    old_registry,
+    table_schema,
+)
+from zootest import recorded_migrations as recorded
 
 from zoo import NotFoundError, Registry, ZooError
 
 TABLES = ("experiments", "outcomes")
-#: experiments and outcomes as the registry's step m007 created them before zoo-ab owned them.
-LEGACY_M007 = (
-    """CREATE TABLE experiments (
-            id INTEGER PRIMARY KEY,
-            name TEXT NOT NULL UNIQUE,
-            config TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'stopped')),
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        )""",
-    """CREATE TABLE outcomes (
-            id INTEGER PRIMARY KEY,
-            experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
-            arm TEXT NOT NULL,
-            unit TEXT,
-            value REAL NOT NULL,
-            at TEXT NOT NULL
-        )""",
-    "CREATE INDEX outcomes_experiment_arm ON outcomes(experiment_id, arm)",
-)
 CONFIG = {"arms": {"A": "churn:1", "B": "churn:2"}, "split": {"A": 0.5, "B": 0.5}}
 
 
@@ -103,35 +86,19 @@ def test_the_shadow_log_goes_with_its_experiment_not_with_its_versions(baseline_
 
 
 def schema(path: Path, tables: tuple[str, ...] = TABLES) -> dict[str, str]:
-    """The CREATE statement of each of ``tables`` and their indexes, by name."""
-    marks = ", ".join("?" for _ in tables)
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute(f"SELECT name, sql FROM sqlite_master WHERE tbl_name IN ({marks}) "
-                            "AND sql IS NOT NULL", tables).fetchall()
-    return dict(rows)
-
-
-def recorded(path: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(path) as conn:
-        return conn.execute("SELECT migration_set, name FROM _sqlite_migrations ORDER BY id").fetchall()
+    """The CREATE statement of each of ``tables`` and of their indexes, by name."""
+    return table_schema(path, tables)
 
 
 def legacy_registry(path: Path) -> None:
-    """A registry as zoo wrote it before zoo-ab owned its tables: the core schema (storage
-    only, no plugin steps) with the old step m007's experiments and outcomes, two versions
-    of ``churn``, and an experiment with outcomes, inserted as the old registry code did."""
-    record = {"name": "zoo.baseline_classifier", "kind": "predictor", "task": "classification",
-              "plugin": "zoo.baselines", "plugin_version": "0.1.0", "artifact_format": "json",
-              "metadata": {}}
-    with Store(path) as old:
-        for n in (1, 2):
-            old.add_version("churn", record, lambda p, n=n: Path(p).write_text(f"model {n}"))
+    """A registry as zoo wrote it before zoo-ab owned its tables (``zootest.old_registry``: the
+    old step m007's experiments and outcomes, two versions of ``churn``), with an experiment
+    and its outcomes, inserted as the old registry code did."""
+    old_registry(path, "churn")
     config = ('{"arms": {"A": "churn:1", "B": "churn:2"}, "control": "A", "split": {"A": 0.5, "B": 0.5}, '
               '"mode": "split", "salt": "00112233445566778899aabbccddeeff", "outcome": "auto"}')
     conn = sqlite3.connect(path)
     with conn:
-        for sql in LEGACY_M007:
-            conn.execute(sql)
         eid = conn.execute("INSERT INTO experiments (name, config, created_at, updated_at) "
                            "VALUES ('old', ?, '2026-11-01T10:00:00+00:00', '2026-11-01T10:00:00+00:00')",
                            [config]).lastrowid
@@ -166,20 +133,10 @@ def test_a_registry_made_before_zoo_ab_owned_its_tables_keeps_them_and_their_row
 
 
 def test_the_plugin_creates_the_tables_m007_created(tmp_path):
-    legacy, new = tmp_path / "old.db", tmp_path / "new.db"
-    legacy_registry(legacy)
-    Registry(new).close()
-    assert schema(new) == schema(legacy) and set(schema(new)) >= set(TABLES)
+    assert_plugin_tables_match_m007(tmp_path, TABLES)
 
 
 def test_a_registry_made_without_zoo_ab_gets_its_tables_when_it_is_enabled(tmp_path):
-    path = tmp_path / "registry.db"
-    code = "import sys; from zoo import Registry; Registry(sys.argv[1]).close()"
-    env = {**os.environ, "ZOO_DISABLE_PLUGINS": "ab"}
-    subprocess.run([sys.executable, "-c", code, str(path)], check=True, env=env, timeout=120)
-    assert schema(path, (*TABLES, "shadow_batches")) == {}  # the core creates none of them
-    assert not any(s == "ab" for s, _ in recorded(path))
-    with Registry(path) as reg:  # the plugin is enabled: its step runs on open
-        assert ("ab", "m001_experiments_outcomes") in recorded(path)
+    with enabled_later(tmp_path, "ab", (*TABLES, "shadow_batches"), "m001_experiments_outcomes") as reg:
         store.create_experiment(reg, "e", CONFIG)
         assert store.record_outcomes(reg, "e", [("A", "u", 1.0)]) == 1

@@ -15,6 +15,7 @@ import click
 
 from zoo import DataError, ZooError
 from zoo.clitools import (
+    confirm,
     console,
     err_console,
     json_option,
@@ -22,6 +23,7 @@ from zoo.clitools import (
     open_registry,
     print_json,
     write_chunks,
+    yes_option,
 )
 
 
@@ -338,7 +340,7 @@ def stop(ctx: click.Context, name: str) -> None:
 
 @ab.command()
 @click.argument("name")
-@click.option("-y", "--yes", is_flag=True, help="Don't ask for confirmation.")
+@yes_option
 @click.pass_context
 def delete(ctx: click.Context, name: str, yes: bool) -> None:
     """Delete experiment NAME, its outcomes and its shadow log."""
@@ -346,7 +348,6 @@ def delete(ctx: click.Context, name: str, yes: bool) -> None:
 
     registry = open_registry(ctx)
     store.experiment(registry, name)  # an unknown name fails before asking
-    if not yes:
-        click.confirm(f"Delete experiment {name} and its outcomes?", abort=True)
+    confirm(f"Delete experiment {name} and its outcomes?", yes)
     store.delete_experiment(registry, name)
     console.print(f"Deleted experiment {name}", highlight=False)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.clitools import pyplot
 from zoo_ab import stats as abstats
 from zoo_ab import store
 
@@ -14,11 +15,7 @@ from zoo_ab import store
 def draw(exp: Any, report: dict[str, Any], path: str) -> None:
     """Write the PNG for experiment ``exp`` and its ``report`` to ``path``: running means,
     posteriors and, for a bandit that has moved, each arm's traffic share by step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     binary = report["outcome"] == "binary"
     history = exp.config.get("history", [])
     bandit = exp.mode == "bandit" and len(history) > 1

@@ -26,6 +26,7 @@ from zoo.clitools import (
     parse_pairs,
     print_json,
     progress_steps,
+    pyplot,
 )
 
 #: Lineage relation from a calibrated version to the version(s) it calibrates.
@@ -196,14 +197,9 @@ def reliability_diagram(path: Path, y_idx: Any, before: Any, after: Any, classes
     """A PNG: observed frequency against predicted probability (15 bins), before and after, with counts."""
     import numpy as np
 
-    try:
-        import matplotlib
-    except ImportError:
-        raise ZooError("drawing the reliability diagram needs matplotlib: pip install matplotlib") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from zoo import metrics
+
+    plt = pyplot()
 
     index = np.arange(after.shape[1])
     binary = after.shape[1] == 2

@@ -186,6 +186,8 @@ def plot_drift(reference: Any, current: Any, result: dict[str, Any], path: str) 
     import numpy as np
     import pandas as pd
 
+    from zoo.clitools import pyplot
+
     by_name = {str(c): c for c in reference.columns}
     drifted = [row for row in result["features"] if row["drift"]]
     chosen = drifted or sorted((r for r in result["features"] if r.get("p_value") is not None),
@@ -240,18 +242,6 @@ def plot_drift(reference: Any, current: Any, result: dict[str, Any], path: str) 
         fig.tight_layout()
         fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def pyplot() -> Any:
-    """matplotlib's pyplot on the Agg backend (files only, no display)."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ZooError("--plot needs matplotlib: pip install matplotlib") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 #: The commands this plugin adds (``register_commands``).

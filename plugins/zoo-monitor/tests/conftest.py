@@ -1,6 +1,7 @@
-"""Fixtures of zoo-monitor's tests: a fresh registry per test, breast-cancer data split into
-the rows a model trains on and clean rows it never saw, and versions trained as `zoo train`
-trains them (reference sample included)."""
+"""Fixtures of zoo-monitor's tests: breast-cancer data split into the rows a model trains on
+and clean rows it never saw, and versions trained as `zoo train` trains them (reference sample
+included). Each test's fresh registry (``registry_path``) comes from the repository's
+conftest.py."""
 
 import os
 
@@ -14,14 +15,6 @@ from sklearn.datasets import load_breast_cancer  # noqa: E402
 import zoo.cli as zoo_cli  # noqa: E402 - the CLI under test (defined, plugin commands added, before tests run)
 from zoo import Registry, register_trained, train_and_register  # noqa: E402
 from zoo.data import fingerprint  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def registry_path(tmp_path, monkeypatch):
-    """A fresh registry file per test; nothing touches the user's data directory."""
-    path = tmp_path / "registry.db"
-    monkeypatch.setenv("ZOO_REGISTRY", str(path))
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -4,44 +4,23 @@ registries get them from the plugin; registries made before keep theirs, rows in
 from __future__ import annotations
 
 import math
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from zoo_monitor import store
-from zoo_registry import Store
+from zootest import (
+    assert_plugin_tables_match_m007,
+    enabled_later,
+    old_registry,
+    table_schema,
+)
+from zootest import recorded_migrations as recorded
 
 from zoo import NotFoundError, Registry, ZooError, build_catalogue
 
 TABLES = ("batches", "alerts")
-#: batches and alerts as the registry's step m007 created them before zoo-monitor owned them.
-LEGACY_M007 = (
-    """CREATE TABLE batches (
-            id INTEGER PRIMARY KEY,
-            version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
-            at TEXT NOT NULL,
-            rows INTEGER NOT NULL,
-            seconds REAL NOT NULL,
-            source TEXT NOT NULL,
-            summary TEXT NOT NULL
-        )""",
-    "CREATE INDEX batches_version_id ON batches(version_id, id)",
-    """CREATE TABLE alerts (
-            id INTEGER PRIMARY KEY,
-            version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
-            at TEXT NOT NULL,
-            "check" TEXT NOT NULL,
-            severity TEXT NOT NULL CHECK (severity IN ('LOW', 'MEDIUM', 'HIGH', 'CRITICAL')),
-            message TEXT NOT NULL,
-            details TEXT
-        )""",
-    'CREATE INDEX alerts_version_check ON alerts(version_id, "check", id)',
-    "CREATE INDEX alerts_at ON alerts(at)",
-)
 
 
 @pytest.fixture
@@ -120,34 +99,20 @@ def test_batches_and_alerts_go_with_their_version(reg):
 # --- migrations ---
 
 
-def schema(path: Path) -> dict[str, str]:
-    """The CREATE statement of each of zoo-monitor's tables and indexes, by name."""
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name IN (?, ?) "
-                            "AND sql IS NOT NULL", TABLES).fetchall()
-    return dict(rows)
-
-
-def recorded(path: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(path) as conn:
-        return conn.execute("SELECT migration_set, name FROM _sqlite_migrations ORDER BY id").fetchall()
+def schema(path: Path, tables: tuple[str, ...] = TABLES) -> dict[str, str]:
+    """The CREATE statement of each of ``tables`` and of their indexes, by name."""
+    return table_schema(path, tables)
 
 
 def legacy_registry(path: Path) -> None:
-    """A registry as zoo wrote it before zoo-monitor owned its tables: the core schema (storage
-    only, no plugin steps) with the old step m007's batches and alerts, two versions of ``m``,
-    and rows in both tables, inserted as the registry's old monitoring code did."""
-    record = {"name": "zoo.baseline_classifier", "kind": "predictor", "task": "classification",
-              "plugin": "zoo.baselines", "plugin_version": "0.1.0", "artifact_format": "json",
-              "metadata": {}}
-    with Store(path) as old:
-        for n in (1, 2):
-            old.add_version("m", record, lambda p, n=n: Path(p).write_text(f"model {n}"))
+    """A registry as zoo wrote it before zoo-monitor owned its tables (``zootest.old_registry``:
+    the old step m007's batches and alerts, two versions of ``m``), with rows in both tables,
+    inserted as the registry's old monitoring code did."""
+    old_registry(path, "m")
     conn = sqlite3.connect(path)
     with conn:
-        for sql in LEGACY_M007:
-            conn.execute(sql)
-        version = {n: conn.execute("SELECT id FROM versions WHERE version = ?", [n]).fetchone()[0]
+        version = {n: conn.execute("SELECT v.id FROM versions v JOIN models mo ON mo.id = v.model_id "
+                                   "WHERE mo.name = 'm' AND v.version = ?", [n]).fetchone()[0]
                    for n in (1, 2)}
         conn.executemany("INSERT INTO batches (version_id, at, rows, seconds, source, summary) "
                          "VALUES (?, ?, ?, ?, ?, ?)",
@@ -187,24 +152,13 @@ def test_a_registry_made_before_zoo_monitor_owned_its_tables_keeps_them_and_thei
 
 
 def test_the_plugin_creates_the_tables_m007_created(tmp_path):
-    legacy, new = tmp_path / "old.db", tmp_path / "new.db"
-    legacy_registry(legacy)
-    Registry(new).close()
-    assert schema(new) == schema(legacy) and set(schema(new)) >= set(TABLES)
+    assert_plugin_tables_match_m007(tmp_path, TABLES)
 
 
 def test_a_registry_made_without_zoo_monitor_gets_its_tables_when_it_is_enabled(tmp_path):
-    path = tmp_path / "registry.db"
-    code = "import sys; from zoo import Registry; Registry(sys.argv[1]).close()"
-    env = {**os.environ, "ZOO_DISABLE_PLUGINS": "monitor"}
-    subprocess.run([sys.executable, "-c", code, str(path)], check=True, env=env, timeout=120)
-    assert schema(path) == {}  # no batches, no alerts: the core creates neither
-    assert ("zoo", "m007_batches_alerts_experiments") in recorded(path)
-    assert not any(s == "monitor" for s, _ in recorded(path))
     frame = pd.DataFrame({"a": [1.0, 2.0]})
-    with Registry(path) as reg:  # the plugin is enabled: its step runs on open
-        assert set(schema(path)) >= set(TABLES)
-        assert ("monitor", "m001_batches_alerts") in recorded(path)
+    with enabled_later(tmp_path, "monitor", TABLES, "m001_batches_alerts") as reg:
+        assert ("zoo", "m007_batches_alerts_experiments") in recorded(reg.path)  # the name, kept
         reg.register("m", build_catalogue().get("zoo.baseline_classifier").create().fit(frame, [0, 1]))
         store.record_batch(reg, "m:1", 2, 0.1, {"mean": 0.5})
         assert [b["rows"] for b in store.batches(reg, "m")] == [2]

@@ -4,13 +4,12 @@ real registry files."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import numpy as np
 import pandas as pd
 import pytest
 from zootest import one_line_error as error_line
-from zootest import zoo
+from zootest import version_count, zoo
 
 FEATURES = ["amount", "age", "n_tx", "hour"]
 
@@ -25,12 +24,6 @@ def transactions(tmp_path):
     df.to_csv(path, index=False)
     return path
 
-
-def versions(registry_path) -> int:
-    if not registry_path.exists():
-        return 0
-    with sqlite3.connect(registry_path) as conn:
-        return conn.execute("SELECT count(*) FROM versions").fetchone()[0]
 
 
 def test_component_is_fitted_on_the_data_and_flags_its_contamination_share(transactions, tmp_path,
@@ -48,7 +41,7 @@ def test_component_is_fitted_on_the_data_and_flags_its_contamination_share(trans
     np.testing.assert_allclose(flagged[[f"share_{f}" for f in FEATURES]].sum(axis=1), 1.0)
     assert scores.loc[scores["anomaly"] == 0, "share_amount"].isna().all()
     assert "Wrote 400 rows" in result.output
-    assert versions(registry_path) == 0  # detecting never writes to the registry
+    assert version_count(registry_path) == 0  # detecting never writes to the registry
 
 
 def test_without_a_detector_pyod_auto_is_used_and_people_get_a_table(transactions):
@@ -92,7 +85,7 @@ def test_missing_values_are_one_line_errors_naming_the_column_and_the_fix(transa
     line = error_line(zoo("detect", "pyod.knn", path, ok=False))
     assert "column 'age' has 2 missing values" in line and "impute=median" in line
     error_line(zoo("train", "pyod.knn", path, "--name", "gaps", ok=False))
-    assert versions(registry_path) == 0
+    assert version_count(registry_path) == 0
     result = zoo("detect", "pyod.knn", path, "--param", "impute=median", "--json")
     assert json.loads(result.stdout)["flagged"] == 40
 
@@ -111,7 +104,7 @@ def test_missing_values_are_one_line_errors_naming_the_column_and_the_fix(transa
 def test_bad_input_is_one_line_and_writes_nothing(transactions, registry_path, args, message):
     line = error_line(zoo("detect", *[a.format(data=transactions) for a in args], ok=False))
     assert message in line
-    assert versions(registry_path) == 0
+    assert version_count(registry_path) == 0
 
 
 def test_a_registered_predictor_or_a_param_on_a_ref_is_refused(transactions, tmp_path):

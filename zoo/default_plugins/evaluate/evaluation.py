@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import DataError, ZooError
+from zoo.clitools import pyplot
 
 #: The extra artifact holding held-out metrics with confidence intervals.
 ARTIFACT = "evaluation.json"
@@ -230,19 +231,6 @@ def _recommend(metric: str, t: dict[str, Any], margin: float) -> tuple[str, str]
 
 
 # --- plots ---
-
-
-def pyplot() -> Any:
-    """matplotlib's pyplot on the Agg backend (files only, no display)."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ZooError("plots need matplotlib: pip install 'zoo-ml[plots]'") from None
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_artifacts(model: Any, X: Any, y: Any, directory: str | Path) -> dict[str, Path]:

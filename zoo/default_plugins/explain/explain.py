@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import Contributions, DataError, KeyColumns, ZooError
+from zoo.clitools import pyplot
 
 METHODS = ("auto", "contributions", "permutation")
 #: Losses permutation importance watches by default (growth when a column is shuffled).
@@ -154,15 +155,3 @@ def plot_importance(explanation: dict[str, Any], path: str | Path, top: int = 20
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
-
-def pyplot() -> Any:
-    """matplotlib's pyplot on the Agg backend (files only, no display)."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ZooError("plots need matplotlib: pip install 'zoo-ml[plots]'") from None
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt

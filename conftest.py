@@ -1,5 +1,6 @@
-"""Shared fixtures: every test gets its own registry file, and throwaway plugins are
-registered into the process-wide plugin manager only for the test that needs them."""
+"""Fixtures shared by every test of the repository (tests/ and each plugins/*/tests/):
+every test gets its own registry file, and throwaway plugins are registered into the
+process-wide plugin manager only for the test that needs them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 # Before any tree library is imported: OpenMP busy-waiting slows a 2-core machine 10-50x.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parent
 
 
 @pytest.fixture(autouse=True)
