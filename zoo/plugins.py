@@ -210,7 +210,9 @@ class Plugins:
 
     def fire(self, hook_name: str, **kwargs: Any) -> None:
         """Send an event hook to every plugin; a failing listener is warned about, never fatal."""
-        getattr(self.pm.hook, hook_name)(**kwargs)
+        caller = getattr(self.pm.hook, hook_name)
+        if caller.get_hookimpls():  # most scoring calls have no listener: skip the call
+            caller(**kwargs)
 
     def rank(self, plugin_name: str) -> tuple[int, int, int]:
         """Which plugin wins a clash (lowest first): those in ``ZOO_PREFER``, then installed
