@@ -385,6 +385,15 @@ class Store:
             raise NotFoundError(f"{version['ref']} has no artifact {artifact!r}")
         return self.artifacts.copy_verified(sha, Path(dest), version["ref"])
 
+    def read_verified(self, version: dict[str, Any], artifact: str = "model") -> bytes:
+        """A version's artifact (``"model"`` or an extra file's name) as bytes, after checking
+        its sha256: for files read whole (a JSON record, the reference sample, a model's bytes
+        shipped to workers)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="zoo-read-") as tmp:
+            return self.verified_copy(version, Path(tmp) / "artifact", artifact).read_bytes()
+
     def models(self, limit: int | None = None, recent_first: bool = False) -> list[dict[str, Any]]:
         """Models with their version count, latest version, aliases and tags: by name, or
         most recently updated first; at most ``limit`` of them (``None`` or 0: all)."""

@@ -84,11 +84,8 @@ class Catalogue:
         """The entry under which a component class is registered."""
         info = self._by_class.get(cls)
         if info is None:
-            info = next((i for i in self.components.values() if i.cls is cls), None)
-            if info is None:
-                raise NotFoundError(f"{cls.__name__} is not a registered component: register it "
-                                    "in a plugin")
-            self._by_class[cls] = info
+            raise NotFoundError(f"{cls.__name__} is not a registered component: register it "
+                                "in a plugin")
         return info
 
     def name_of(self, component: Component | type[Component]) -> str:
@@ -150,7 +147,7 @@ def _add(catalogue: Catalogue, plugins: Any, plugin_name: str, kind: str, cls: A
             catalogue.conflicts.append((name, kept, plugin_name))
             plugins.conflict("component", name, kept, plugin_name)
         return
-    catalogue.components[name] = ComponentInfo(
+    catalogue.components[name] = catalogue._by_class[cls] = ComponentInfo(
         name=name,
         kind=kind,
         task=cls.task,

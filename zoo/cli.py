@@ -293,8 +293,8 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
         answer = hook.prediction_intervals(registry=registry, version=version, level=interval,
                                            method=method)
         if answer is None:
-            what = f"with --method {method}" if method else ""
-            raise ZooError(f"no plugin computes intervals {what} (the built-in zoo.conformal "
+            what = f" with --method {method}" if method else ""
+            raise ZooError(f"no plugin computes intervals{what} (the built-in zoo.conformal "
                            "offers conformal and bootstrap); `zoo plugins --all` lists them")
         intervals, note = answer
     if engine != "local":

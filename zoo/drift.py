@@ -129,14 +129,11 @@ def write_reference(df: Any, directory: str | Path, seed: int = 0,
 
 def load_reference(registry: Any, version: dict[str, Any]) -> Any:
     """The reference sample of ``version`` as a DataFrame, read from a verified copy."""
-    import tempfile
+    import io
 
     import pandas as pd
 
-    sha = version.get("artifacts", {}).get(REFERENCE_ARTIFACT)
-    if sha is None:
+    if REFERENCE_ARTIFACT not in version.get("artifacts", {}):
         raise ZooError(f"{version['ref']} keeps no reference sample ({REFERENCE_ARTIFACT}); "
                        "versions trained by `zoo train` have one: pass a reference data file instead")
-    with tempfile.TemporaryDirectory(prefix="zoo-reference-") as tmp:
-        path = registry.artifacts.copy_verified(sha, Path(tmp) / REFERENCE_ARTIFACT, version["ref"])
-        return pd.read_parquet(path)
+    return pd.read_parquet(io.BytesIO(registry.read_verified(version, REFERENCE_ARTIFACT)))

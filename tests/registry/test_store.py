@@ -509,6 +509,19 @@ def test_a_corrupted_artifact_is_refused_before_loading(reg, fitted):
     assert (report["checked"], report["ok"], report["missing"]) == (1, 0, [])
 
 
+def test_read_verified_returns_the_bytes_and_refuses_changed_ones(reg, fitted, tmp_path):
+    extra = tmp_path / "record.json"
+    extra.write_text('{"rows": 3}')
+    v = reg.register("fraud", fitted, artifacts={"record.json": extra})
+    assert reg.read_verified(v, "record.json") == b'{"rows": 3}'
+    assert reg.read_verified(v) == reg.artifacts.path(v["artifact_sha256"]).read_bytes()
+    reg.artifacts.path(v["artifacts"]["record.json"]).write_text('{"rows": 4}')
+    with pytest.raises(IntegrityError, match="of fraud:1 is corrupted"):
+        reg.read_verified(v, "record.json")
+    with pytest.raises(NotFoundError, match="fraud:1 has no artifact 'nope.json'"):
+        reg.read_verified(v, "nope.json")
+
+
 def test_verify_reports_missing_files_and_orphans(reg, fitted, other_fitted, tmp_path):
     a = reg.register("m", fitted)["artifact_sha256"]
     reg.register("n", fitted)

@@ -216,11 +216,7 @@ def load_record(registry: Any, version: dict[str, Any]) -> dict[str, Any]:
             f"{version['ref']} has no conformal calibration: train it with `zoo train` or "
             "`zoo tune` (with --test-size above 0), which calibrate on the held-out rows"
         )
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="zoo-conformal-") as tmp:
-        path = registry.verified_copy(version, Path(tmp) / ARTIFACT, artifact=ARTIFACT)
-        return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(registry.read_verified(version, ARTIFACT))
 
 
 def check_level(level: float) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,8 @@ _MAX_POINTS = 5_000  # residual plots draw a seeded sample: a million dots say n
 
 
 def read_json_artifact(registry: Any, version: dict[str, Any], name: str) -> Any:
-    """A version's extra JSON artifact ``name``, read from a sha256-verified private copy."""
-    if name not in version.get("artifacts", {}):
-        raise ZooError(f"{version['ref']} has no artifact {name!r}")
-    with tempfile.TemporaryDirectory(prefix="zoo-artifact-") as tmp:
-        path = registry.verified_copy(version, Path(tmp) / name, artifact=name)
-        return json.loads(path.read_text(encoding="utf-8"))
+    """A version's extra JSON artifact ``name``, its sha256 checked first."""
+    return json.loads(registry.read_verified(version, name))
 
 
 # --- what a trained version keeps ---

@@ -91,8 +91,7 @@ def predict_partitions(client: Any, registry: Any, version: dict[str, Any], file
     ``intervals(model, chunk, scored)`` (picklable) adds interval columns to each scored
     chunk, exactly as ``zoo predict --interval`` does in one process.
     """
-    with tempfile.TemporaryDirectory(prefix="zoo-dask-") as tmp:
-        payload = registry.verified_copy(version, Path(tmp) / "model").read_bytes()
+    payload = registry.read_verified(version)
     out_dir.mkdir(parents=True, exist_ok=True)
     [artifact] = client.scatter([payload], broadcast=True)
     futures = [client.submit(_score_file, str(f), str(out_dir / f.name), artifact, version, chunk_rows,
