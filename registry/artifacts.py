@@ -24,6 +24,8 @@ _SHA = re.compile(r"^[0-9a-f]{64}$")
 _TMP_PREFIX = ".tmp-"
 #: A temp file older than this is a crashed write, not one in progress.
 STALE_TMP_SECONDS = 3600
+#: A stored file found again is touched when older than this, well inside gc's grace period.
+TOUCH_AFTER_SECONDS = 60
 
 
 class ArtifactStore:
@@ -124,6 +126,13 @@ class ArtifactStore:
         except FileNotFoundError:
             return False
 
+    def age(self, path: Path) -> float:
+        """Seconds since ``path`` was last written (0 if it is gone: treat it as in use)."""
+        try:
+            return max(0.0, time.time() - path.stat().st_mtime)
+        except FileNotFoundError:
+            return 0.0
+
     def iter_files(self) -> Iterator[Path]:
         """Every file under the store, except temp files of writes still in progress.
 
@@ -187,7 +196,19 @@ class ArtifactStore:
         # Identical content is stored once: a sound copy already there makes the fsync and
         # rename unnecessary (they cost more than the rest of a register).
         dest = self.path(sha)
-        return dest.is_file() and dest.stat().st_size == size and self.verify(sha)
+        try:  # one stat, not is_file() then stat(): a delete may unlink it in between
+            stat = dest.stat()
+            if stat.st_size != size or not self.verify(sha):
+                return False
+            # Fresh again: gc's grace period now covers the writer about to commit a row
+            # for it (that writer re-checks the file under the write lock anyway).
+            if time.time() - stat.st_mtime > TOUCH_AFTER_SECONDS:
+                os.utime(dest)
+        except FileNotFoundError:
+            return False
+        except PermissionError:  # a store we may read but not touch: the copy is still sound
+            pass
+        return True
 
     def _place(self, tmp: Path, sha: str) -> None:
         """Move a fsynced temp file to its content address, durably."""

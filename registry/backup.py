@@ -22,10 +22,8 @@ ATTEMPTS = 3
 
 def backup(registry: Any, dest: str | Path) -> dict[str, Any]:
     """Copy ``registry`` to the new file ``dest`` (artifacts in ``<dest stem>-artifacts``)."""
-    dest = Path(dest).expanduser().absolute()
+    dest = registry.check_outside(dest, "the backup")
     target_store = ArtifactStore(dest.parent / f"{dest.stem}-artifacts")
-    if dest == registry.path:
-        raise ZooError("the backup must go to another file than the registry itself")
     if dest.exists() or target_store.root.exists():
         raise ZooError(f"{dest} (or its artifacts folder) already exists; choose a new path")
     dest.parent.mkdir(parents=True, exist_ok=True)

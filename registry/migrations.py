@@ -173,6 +173,29 @@ _STEPS: dict[str, tuple[str, ...]] = {
     # which the plugins take over as they are), and a recorded name zoo does not know
     # means a newer zoo wrote the file.
     "m007_batches_alerts_experiments": (),
+    "m008_version_numbers": (
+        # Every (model name, version) ever handed out, with the bytes it meant. No foreign
+        # key: it outlives the model, so `zoo delete fraud` then `zoo train --name fraud`
+        # gets fraud:4, never fraud:1 again, and a bundle cannot bring back fraud:3 with
+        # other bytes. artifact_sha256 is NULL where only the number is known.
+        """CREATE TABLE version_numbers (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            artifact_sha256 TEXT,
+            issued_at TEXT NOT NULL,
+            PRIMARY KEY (name, version)
+        ) WITHOUT ROWID""",
+        """INSERT OR IGNORE INTO version_numbers (name, version, artifact_sha256, issued_at)
+           SELECT mo.name, v.version, v.artifact_sha256, v.created_at
+           FROM versions v JOIN models mo ON mo.id = v.model_id""",
+        # Deleted versions survive in the append-only audit log.
+        """INSERT OR IGNORE INTO version_numbers (name, version, artifact_sha256, issued_at)
+           SELECT model, version, json_extract(details, '$.artifact_sha256'), at FROM audit
+           WHERE action IN ('register', 'import') AND model IS NOT NULL AND version >= 1
+             AND json_valid(details)""",
+        """INSERT OR IGNORE INTO version_numbers (name, version, artifact_sha256, issued_at)
+           SELECT name, last_version, NULL, updated_at FROM models WHERE last_version >= 1""",
+    ),
 }
 
 #: Every migration, in order of application.

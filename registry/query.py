@@ -67,9 +67,14 @@ _TOKEN = re.compile(
 )
 _FIELD_HELP = ("use metrics.KEY, params.KEY, tags.KEY, model_tags.KEY or one of "
                + ", ".join(sorted(COLUMNS)))
-# Guards against inputs that would exhaust Python's recursion or SQLite's expression depth.
+# Guards against inputs that would exhaust Python's recursion or SQLite's expression depth
+# and ORDER BY limit, Python's int parser, or SQLite's LIKE matcher (which backtracks on each
+# '%' and refuses patterns over 50,000 bytes).
 MAX_DEPTH = 32
 MAX_TERMS = 100
+MAX_NUMBER_CHARS = 40
+MAX_LIKE_CHARS = 1000
+MAX_LIKE_WILDCARDS = 10
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,10 @@ def compile_order_by(text: str | None) -> tuple[list[str], list[Any]]:
     terms: list[str] = []
     params: list[Any] = []
     start = 0
-    for item in text.split(","):
+    items = text.split(",")
+    if len(items) > MAX_TERMS:
+        raise _error("--order-by", 1, f"more than {MAX_TERMS} fields; a few decide any order")
+    for item in items:
         stripped = item.strip()
         pos = start + (len(item) - len(item.lstrip())) + 1
         start += len(item) + 1
@@ -139,6 +147,9 @@ def tokenize(text: str, option: str = "--where") -> list[Token]:
         if match is None:
             raise _error(option, i + 1, _unexpected(text, i))
         kind, lexeme = match.lastgroup, match.group()
+        if kind == "number" and len(lexeme) > MAX_NUMBER_CHARS:
+            raise _error(option, i + 1, f"a number of {len(lexeme)} characters; write at most "
+                         f"{MAX_NUMBER_CHARS} (e.g. 1e30)")
         if kind == "number":
             tokens.append(Token("number", lexeme, i + 1, _number(lexeme)))
         elif kind == "op":
@@ -244,6 +255,10 @@ class _Parser:
     def _check_types(self, field: Token, op: Token, value: Token) -> None:
         if op.value == "LIKE" and value.kind != "string":
             raise _error("--where", value.pos, "'like' takes a quoted pattern such as 'gro%'")
+        if op.value == "LIKE" and (len(value.value) > MAX_LIKE_CHARS
+                                   or value.value.count("%") > MAX_LIKE_WILDCARDS):
+            raise _error("--where", value.pos, f"a 'like' pattern may hold at most {MAX_LIKE_CHARS} "
+                         f"characters and {MAX_LIKE_WILDCARDS} '%'; use a shorter pattern")
         numeric = field.value == "version" or (
             isinstance(field.value, tuple) and field.value[0] == "metrics")
         if numeric and value.kind == "string":

@@ -22,6 +22,8 @@ ALIAS_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
 KEY = re.compile(KEY_PATTERN)
 _REF = re.compile(r"(?P<name>[^:@]+)(?::(?P<version>[0-9]+)|@(?P<alias>[^:@]+))?")
 MAX_NAME = 128
+#: Version numbers stay well inside SQLite's 64-bit integers (and every language's int32).
+MAX_VERSION = 2**31 - 1
 _NAME_RULE = ("letters, digits, '_', '.' and '-', starting with a letter or digit, "
               f"at most {MAX_NAME} characters")
 
@@ -64,8 +66,12 @@ def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
     if match is None or not NAME_PATTERN.fullmatch(match["name"]):
         raise ZooError(f"invalid reference {ref!r}: use NAME, NAME:VERSION or NAME@ALIAS, "
                        "e.g. fraud, fraud:3 or fraud@champion")
-    version = int(match["version"]) if match["version"] else None
-    return match["name"], version, match["alias"]
+    digits = match["version"]
+    # Length first: int() of a 5,000-digit string is refused by Python itself.
+    if digits and (len(digits) > 10 or int(digits) > MAX_VERSION):
+        raise NotFoundError(f"{match['name']} has no version {digits[:20]}"
+                            f"{'…' if len(digits) > 20 else ''}: versions go up to {MAX_VERSION}")
+    return match["name"], int(digits) if digits else None, match["alias"]
 
 
 def check_name(name: Any, what: str) -> None:
@@ -101,8 +107,10 @@ def checked_keys(values: dict[str, Any] | None, what: str) -> list[tuple[str, An
 
 def version_number(version: Any) -> int:
     """``version`` as a whole number from 1, or a one-line error."""
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ZooError(f"invalid version {version!r}: versions are whole numbers from 1")
+    if (isinstance(version, bool) or not isinstance(version, int) or version < 1
+            or version > MAX_VERSION):
+        raise ZooError(f"invalid version {str(version)[:40]!r}: versions are whole numbers "
+                       f"from 1 to {MAX_VERSION}")
     return version
 
 
@@ -175,13 +183,19 @@ def to_json(value: Any, what: str) -> str:
                        "and dicts") from None
 
 
+def extra_artifact_name(name: Any) -> None:
+    """A one-line error unless ``name`` is a valid name for an extra artifact file."""
+    if (name == "model" or not isinstance(name, str) or len(name) > MAX_NAME
+            or not NAME_PATTERN.fullmatch(name)):
+        raise ZooError(f"invalid artifact name {str(name)[:80]!r}: use a file name such as "
+                       "roc_curve.png ('model' is the model itself)")
+
+
 def extra_artifacts(artifacts: dict[str, str | Path] | None) -> dict[str, Path]:
     """Extra artifact files by name, checked: valid names, existing files."""
     out: dict[str, Path] = {}
     for name, path in (artifacts or {}).items():
-        if name == "model" or not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-            raise ZooError(f"invalid artifact name {name!r}: use a file name such as "
-                           "roc_curve.png ('model' is the model itself)")
+        extra_artifact_name(name)
         if not Path(path).is_file():
             raise NotFoundError(f"no such file: {path} (artifact {name!r})")
         out[name] = Path(path)

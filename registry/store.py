@@ -26,6 +26,7 @@ from zoo_registry import migrations
 from zoo_registry.artifacts import ArtifactStore
 from zoo_registry.query import compile_order_by, compile_where
 from zoo_registry.rows import (
+    MAX_VERSION,
     alias_moved,
     check_alias,
     check_key,
@@ -51,6 +52,8 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 30_000
 #: Extra attempts after SQLite gave up waiting for the write lock.
 BUSY_RETRIES = 5
+#: zoo gc leaves orphan files younger than this: they may belong to a write in progress.
+GC_GRACE_SECONDS = 900
 
 
 
@@ -58,6 +61,10 @@ class Store:
     """Versions, aliases, tags, lineage and artifacts in one SQLite file; a context manager
     closing it. Storage only: it is handed component records and files, never builds a model
     and fires no event (``zoo.Registry`` adds those on top)."""
+
+    #: True when this user cannot write the file (set when it is opened): reads work, writes
+    #: fail with one line.
+    read_only: bool = False
 
     def __init__(self, path: str | Path | None = None) -> None:
         """Open (creating if needed) the registry at ``path``.
@@ -73,10 +80,13 @@ class Store:
         self._conn = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
+        # Read-only access (a read-only file, folder or mount, a file of another user): reads
+        # work, nothing is switched or migrated, and every write fails with one line.
+        self.read_only = not _writable(self.path)
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                   isolation_level=None)
+            conn = (_open_read_only(self.path) if self.read_only else
+                    sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None))
         except sqlite3.Error as exc:
             raise ZooError(f"cannot open the registry {self.path}: {exc}; "
                            "check the path and its permissions") from None
@@ -84,15 +94,26 @@ class Store:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
-            # In WAL mode NORMAL syncs at checkpoints, not at every commit: a killed process
-            # loses nothing and the file is never corrupted; a power cut may roll back the
-            # last commits (artifacts are fsynced before their rows, so a rolled-back row
-            # leaves at most an orphan file for zoo gc). ZOO_SYNC=full syncs every commit.
-            sync = "FULL" if os.environ.get("ZOO_SYNC", "").lower() == "full" else "NORMAL"
-            conn.execute(f"PRAGMA synchronous = {sync}")
-            self._retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
-            if migrations.pending(conn):
-                self._retry_busy(lambda: migrations.apply(self.path))
+            if self.read_only:
+                conn.execute("PRAGMA query_only = ON")
+            # Before anything is written: never turn someone else's database into a registry.
+            if not _is_registry_or_empty(conn):
+                raise ZooError(f"{self.path} is an SQLite database but not a zoo registry; "
+                               "point --registry or $ZOO_REGISTRY at a registry file (left unchanged)")
+            if self.read_only:
+                if not migrations.applied(conn):
+                    raise ZooError(f"{self.path} is empty and read-only: there is no registry to "
+                                   "read; point --registry at a registry file")
+            else:
+                # In WAL mode NORMAL syncs at checkpoints, not at every commit: a killed process
+                # loses nothing and the file is never corrupted; a power cut may roll back the
+                # last commits (artifacts are fsynced before their rows, so a rolled-back row
+                # leaves at most an orphan file for zoo gc). ZOO_SYNC=full syncs every commit.
+                sync = "FULL" if os.environ.get("ZOO_SYNC", "").lower() == "full" else "NORMAL"
+                conn.execute(f"PRAGMA synchronous = {sync}")
+                self._retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
+                if migrations.pending(conn):
+                    self._retry_busy(lambda: migrations.apply(self.path))
             unknown = [n for n in migrations.applied(conn) if n not in migrations.MIGRATION_NAMES]
             if unknown:
                 raise ZooError(f"the registry {self.path} was upgraded by a newer zoo "
@@ -106,13 +127,21 @@ class Store:
             raise
         return conn
 
+    def check_writable(self) -> None:
+        """A one-line error if this registry was opened read-only (every write path asks
+        this before it stores a byte)."""
+        if self.read_only:
+            raise ZooError(f"the registry {self.path} is read-only here (its file, folder or disk "
+                           "cannot be written by this user): reading works; to change it, use an "
+                           "account that may write there, or work on a copy (zoo backup)")
+
     def migrate(self, set_name: str, steps: dict[str, tuple[str, ...]]) -> list[str]:
         """Apply a plugin's own schema steps (name -> SQL statements, in order) once each,
         recorded under ``set_name``; returns the names applied now. Never edit a released
         step: add a new one. Tables should reference ``versions(id) ON DELETE CASCADE``."""
         names = tuple(steps)
-        if not migrations.pending(self._conn, set_name, names):
-            return []
+        if self.read_only or not migrations.pending(self._conn, set_name, names):
+            return []  # read-only: a plugin's missing tables fail its own reads, in one line
         return self._retry_busy(lambda: migrations.apply(self.path, set_name, steps))
 
     def close(self) -> None:
@@ -153,6 +182,7 @@ class Store:
         in the lineage with ``relation``; ``artifacts`` are extra files by name.
         """
         # Everything that can be refused is checked before a byte is written.
+        self.check_writable()
         check_name(name, "model name")
         info = _component_record(component)
         param_rows = [(k, *encode_param(v)) for k, v in checked_keys(params or {}, "param")]
@@ -185,7 +215,7 @@ class Store:
                 parent = self.resolve(conn, ref)
                 lineage.append((parent["id"], f"{parent['name']}:{parent['version']}"))
             now = timestamp()
-            model_id, number = _allocate_version(conn, name, now)
+            model_id, number = _allocate_version(conn, name, stored["model"][0], now)
             conn.executemany(
                 "INSERT OR IGNORE INTO artifacts (sha256, size, created_at) VALUES (?, ?, ?)",
                 [(sha, size, now) for sha, size in stored.values()],
@@ -222,12 +252,11 @@ class Store:
                 "component": info["name"], "plugin": info["plugin"],
                 "artifact_sha256": stored["model"][0],
             })
-            return version_id
+            # Read back in the same transaction: once committed, the version is acknowledged
+            # even if another process deletes it a moment later.
+            return self._by_ids(conn, [version_id])[0]
 
-        version_id = self.write(insert)
-        with self.read() as conn:
-            return self._hydrate(conn, conn.execute(_SELECT + " WHERE v.id = ?",
-                                                    [version_id]).fetchall())[0]
+        return self.write(insert)
 
     def set_alias(self, name: str, alias: str, version: int) -> dict[str, Any]:
         """Point ``name@alias`` at ``version``, creating or moving it; the move is recorded."""
@@ -304,10 +333,15 @@ class Store:
 
         self.write(apply)
 
-    def delete(self, ref: str) -> dict[str, Any]:
+    def delete(self, ref: str, *, force: bool = False,
+               references: Callable[[dict[str, Any]], list[str]] | None = None) -> dict[str, Any]:
         """Delete a whole model (bare ``name``) or one version; returns what was deleted.
 
-        Aliases pointing at deleted versions go too (recorded in their history). Artifact
+        A version that holds an alias, is a lineage parent of a version that stays, or is
+        referred to by what ``references(version)`` reports (plugins' tables, asked inside
+        the same write transaction) is kept unless ``force``; ``unlinked`` in the result
+        says what a forced delete cut. Aliases pointing at deleted versions go (recorded in
+        their history); a child's lineage keeps the parent's ref, marked deleted. Artifact
         files no other version uses are unlinked after the rows are committed.
         """
         name, number, alias = parse_ref(ref)
@@ -326,9 +360,21 @@ class Store:
                    WHERE a.version_id IN (SELECT value FROM json_each(?)) ORDER BY a.alias""",
                 [ids],
             ).fetchall()
+            # Checked here, under the write lock: a reference made a moment ago counts.
+            held = self._references(conn, rows, ids, references,
+                                    [] if whole_model else [f"{name}@{a['alias']}" for a in aliases])
+            if held and not force:
+                what = f"model {name}" if whole_model else f"{name}:{rows[0]['version']}"
+                more = f" and {len(held) - 3} more" if len(held) > 3 else ""
+                raise ZooError(f"{what} is still in use ({'; '.join(held[:3])}{more}); delete with "
+                               "--force to cut these links, or change them first")
+            # Any artifact a deleted version names (its model file may, in registries
+            # written before bundles were checked, be listed only in versions).
             shas = [r[0] for r in conn.execute(
-                """SELECT DISTINCT sha256 FROM version_artifacts
-                   WHERE version_id IN (SELECT value FROM json_each(?))""", [ids])]
+                """SELECT sha256 FROM version_artifacts
+                   WHERE version_id IN (SELECT value FROM json_each(?1))
+                   UNION SELECT artifact_sha256 FROM versions
+                   WHERE id IN (SELECT value FROM json_each(?1))""", [ids])]
             now = timestamp()
             if whole_model:
                 conn.execute("DELETE FROM models WHERE id = ?", [model["id"]])  # cascades
@@ -339,7 +385,8 @@ class Store:
                              [ids])
                 conn.execute("UPDATE models SET updated_at = ? WHERE id = ?", [now, model["id"]])
             unused = [sha for sha in shas if conn.execute(
-                "SELECT 1 FROM version_artifacts WHERE sha256 = ? LIMIT 1", [sha]
+                """SELECT 1 FROM version_artifacts WHERE sha256 = ?1
+                   UNION ALL SELECT 1 FROM versions WHERE artifact_sha256 = ?1 LIMIT 1""", [sha]
             ).fetchone() is None]
             conn.executemany("DELETE FROM artifacts WHERE sha256 = ?", [(s,) for s in unused])
             result = {
@@ -348,17 +395,34 @@ class Store:
                 "versions": [r["version"] for r in rows],
                 "refs": [f"{name}:{r['version']}" for r in rows],
                 "aliases": [a["alias"] for a in aliases],
+                "unlinked": held,
                 "artifacts_removed": unused,
             }
             record_audit(conn, "delete_model" if whole_model else "delete_version", name,
                    None if whole_model else rows[0]["version"],
-                   {k: result[k] for k in ("refs", "aliases", "artifacts_removed")})
+                   {k: result[k] for k in ("refs", "aliases", "unlinked", "artifacts_removed")})
             return result
 
         result = self.write(remove)
         for sha in result["artifacts_removed"]:
             self._unlink_unreferenced(sha)
         return result
+
+    def _references(self, conn: sqlite3.Connection, rows: list[sqlite3.Row], ids: str,
+                    references: Callable[[dict[str, Any]], list[str]] | None,
+                    aliases: list[str]) -> list[str]:
+        """What would point at nothing once the versions ``ids`` are gone."""
+        held = [f"alias {a}" for a in aliases]
+        held += [f"lineage parent of {r[0]}:{r[1]}" for r in conn.execute(
+            """SELECT DISTINCT mo.name, v.version FROM lineage l JOIN versions v ON v.id = l.version_id
+               JOIN models mo ON mo.id = v.model_id
+               WHERE l.parent_version_id IN (SELECT value FROM json_each(?1))
+                 AND l.version_id NOT IN (SELECT value FROM json_each(?1))
+               ORDER BY mo.name, v.version""", [ids])]
+        if references is not None and rows:
+            for version in self._by_ids(conn, [r["id"] for r in rows]):
+                held += [str(item) for item in references(version) or []]
+        return held
 
     def _unlink_unreferenced(self, sha: str) -> None:
         # Under the write lock, so a concurrent register of identical bytes either
@@ -398,6 +462,8 @@ class Store:
         """Models with their version count, latest version, aliases and tags: by name, or
         most recently updated first; at most ``limit`` of them (``None`` or 0: all)."""
         order = "mo.updated_at DESC, mo.name" if recent_first else "mo.name"
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit < 2**62:
+            limit = None  # None, 0, negative or beyond SQLite's integers: all
         with self.read() as conn:
             # The page of models first, then their counts and children: a 50-row page of a
             # 1,000-model registry counts 5,000 version entries, not 100,000. Correlated
@@ -437,6 +503,16 @@ class Store:
         with self.read() as conn:
             return conn.execute("SELECT COUNT(*) FROM models").fetchone()[0]
 
+    def schema(self) -> dict[str, list[str]]:
+        """The schema steps applied to this registry, oldest first, by migration set ("zoo" for
+        the core, a plugin's name for its own tables)."""
+        steps: dict[str, list[str]] = {}
+        with self.read() as conn:
+            for set_name, step in conn.execute(f"SELECT migration_set, name FROM "
+                                               f"{migrations.MIGRATIONS_TABLE} ORDER BY rowid"):
+                steps.setdefault(set_name, []).append(step)
+        return steps
+
     def versions(
         self,
         name: str | None = None,
@@ -454,7 +530,9 @@ class Store:
         order_terms, order_params = compile_order_by(order_by)
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 0):
-            raise ZooError(f"limit must be a whole number ≥ 0, got {limit!r}")
+            raise ZooError(f"limit must be a whole number ≥ 0, got {str(limit)[:40]!r}")
+        if limit is not None and limit >= 2**62:  # beyond SQLite's integers: no limit
+            limit = None
         sql = f"{_SELECT} WHERE ({where_sql})"
         with self.read() as conn:
             if name is not None:
@@ -529,21 +607,33 @@ class Store:
             else:
                 report["ok"] += 1
         known = set(shas)
-        report["orphans"] = [str(p) for p in self.artifacts.iter_files()
-                             if self.artifacts.sha_of(p) not in known]
+        orphans = [p for p in self.artifacts.iter_files() if self.artifacts.sha_of(p) not in known]
+        if orphans or report["missing"] or report["corrupted"]:
+            # Writers carried on while we hashed: a file deleted with its version, or stored
+            # and committed since the snapshot, is no problem.
+            with self.read() as conn:
+                now = {r[0] for r in conn.execute("SELECT sha256 FROM artifacts")}
+            for problem in ("missing", "corrupted"):
+                report[problem] = [e for e in report[problem] if e["sha256"] in now]
+            orphans = [p for p in orphans if self.artifacts.sha_of(p) not in now and p.exists()]
+        report["orphans"] = [str(p) for p in orphans]
         return report
 
-    def gc(self, dry_run: bool = False) -> dict[str, Any]:
-        """Remove orphan files (no artifact row refers to them) and stale temp files.
+    def gc(self, dry_run: bool = False, grace_seconds: float = GC_GRACE_SECONDS) -> dict[str, Any]:
+        """Remove orphan files (no artifact row refers to them) older than ``grace_seconds``,
+        and stale temp files.
 
-        Runs under the write lock: a registration that stored its file but has not
-        committed yet re-checks the file inside its own transaction and writes it again.
+        A file stored by a register or import that has not committed yet is an orphan for
+        a moment: the grace period leaves it alone, and should a writer take longer, it
+        re-checks its files inside its own transaction and stores them again. Runs under the
+        write lock, so no writer commits while the files are chosen and removed.
         """
 
         def collect(conn: sqlite3.Connection) -> dict[str, Any]:
             known = {r[0] for r in conn.execute("SELECT sha256 FROM artifacts")}
             orphans = [p for p in self.artifacts.iter_files()
-                       if self.artifacts.sha_of(p) not in known]
+                       if self.artifacts.sha_of(p) not in known
+                       and self.artifacts.age(p) >= grace_seconds]
             size = 0
             for path in orphans:
                 try:
@@ -558,6 +648,21 @@ class Store:
 
         return self.write(collect)
 
+    def check_outside(self, path: str | Path, what: str) -> Path:
+        """``path`` made absolute, or a one-line refusal if writing there would overwrite this
+        registry's database (or its WAL, shared-memory or journal file) or land in its
+        artifact store."""
+        target = Path(path).expanduser().absolute()
+        resolved = target.resolve()
+        own = {self.path, self.path.resolve()}
+        files = {Path(f"{p}{suffix}") for p in own for suffix in ("", "-wal", "-shm", "-journal")}
+        roots = {self.artifacts.root.absolute(), self.artifacts.root.resolve()}
+        if (target in files or resolved in files
+                or any(p == root or root in p.parents for p in (target, resolved) for root in roots)):
+            raise ZooError(f"{what} cannot be written to {target}: that is this registry's own "
+                           "database or artifact store; write it to another file, outside them")
+        return target
+
     def export(self, refs: list[str], path: str | Path, producer: str = "") -> dict[str, Any]:
         """Write versions to a portable bundle (see ``zoo_registry.bundles``); ``producer``
         names the software that wrote it (e.g. ``zoo 0.2.0``)."""
@@ -565,11 +670,19 @@ class Store:
 
         return export_bundle(self, refs, path, producer)
 
-    def import_bundle(self, path: str | Path) -> dict[str, Any]:
-        """Restore a bundle's versions, verifying every hash first (see ``registry.bundles``)."""
+    def import_bundle(self, path: str | Path,
+                      check: Callable[[dict[str, Any], Path], None] | None = None,
+                      *, move_aliases: bool = False) -> dict[str, Any]:
+        """Restore a bundle's versions, verifying every hash first (see ``registry.bundles``).
+
+        ``check(version, model_path)`` is called for each version about to be imported, with
+        its manifest record (plus ``ref``) and a private verified copy of its model artifact,
+        before any row is written; raising refuses the whole import. Existing aliases move
+        only with ``move_aliases``.
+        """
         from zoo_registry.bundles import import_bundle
 
-        return import_bundle(self, path)
+        return import_bundle(self, path, check, move_aliases=move_aliases)
 
     def backup(self, path: str | Path) -> dict[str, Any]:
         """A consistent copy of this registry at ``path``, taken while writers run."""
@@ -585,7 +698,8 @@ class Store:
             sql += " WHERE model = ?"
             params.append(name)
         with self.read() as conn:
-            rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
+            rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?",
+                                [*params, min(limit, 2**62)]).fetchall()
         return [{**dict(r), "details": json.loads(r["details"]) if r["details"] else None}
                 for r in rows]
 
@@ -610,6 +724,7 @@ class Store:
         """Run ``fn(conn)`` in one write transaction (``BEGIN IMMEDIATE``), retried as a whole
         if SQLite stays busy; returns what ``fn`` returns. Keep ``fn`` free of side effects
         outside the database: it may run more than once."""
+        self.check_writable()
         conn = self._conn
 
         def attempt() -> T:
@@ -676,6 +791,12 @@ class Store:
             raise NotFoundError(f"{name} has no version {number} (latest is {latest})")
         return row
 
+    def _by_ids(self, conn: sqlite3.Connection, ids: list[int]) -> list[dict[str, Any]]:
+        """Version dicts for version row ids, in the order given."""
+        found = {r["id"]: r for r in conn.execute(
+            _SELECT + " WHERE v.id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])}
+        return self._hydrate(conn, [found[i] for i in ids])
+
     def _hydrate(self, conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
         """Version dicts for ``_SELECT`` rows, with their children fetched in one query each."""
         ids = json.dumps([r["id"] for r in rows])
@@ -733,6 +854,37 @@ class Store:
 _SELECT = "SELECT v.*, mo.name AS name FROM versions v JOIN models mo ON mo.id = v.model_id"
 
 
+def _writable(path: Path) -> bool:
+    """Whether this process may write the database file and create files beside it (WAL)."""
+    if path.exists():
+        return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    return os.access(path.parent, os.W_OK)
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection, ``mode=ro``; ``immutable`` only when SQLite cannot otherwise
+    read a WAL database (no ``-shm`` file it could use), i.e. no process has it open, and
+    nothing could, since this user cannot create that file either."""
+    if not path.is_file():
+        raise ZooError(f"no registry at {path}, and its folder is read-only: point --registry "
+                       "at an existing registry file")
+    uri = f"{path.as_uri()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        if Path(f"{path}-shm").exists():
+            raise
+    return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
+
+
+def _is_registry_or_empty(conn: sqlite3.Connection) -> bool:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return not tables or (migrations.MIGRATIONS_TABLE in tables and bool(migrations.applied(conn)))
+
+
 def _default_path() -> Path:
     import platformdirs
 
@@ -741,11 +893,12 @@ def _default_path() -> Path:
 
 
 
-def _allocate_version(conn: sqlite3.Connection, name: str, now: str) -> tuple[int, int]:
-    """The model's id (creating the row) and its next version number.
+def _allocate_version(conn: sqlite3.Connection, name: str, sha: str, now: str) -> tuple[int, int]:
+    """The model's id (creating the row) and its next version number, recorded with ``sha``.
 
-    Numbers come from ``models.last_version``, so a deleted version's number is never
-    handed out again: ``fraud:3`` always means the same bytes.
+    Numbers come from ``version_numbers``, which outlives deleted versions and deleted
+    models: a number is never handed out twice per name, so ``fraud:3`` always means the
+    same bytes.
     """
     row = conn.execute("SELECT id, last_version FROM models WHERE name = ?", [name]).fetchone()
     if row is None:
@@ -755,11 +908,18 @@ def _allocate_version(conn: sqlite3.Connection, name: str, now: str) -> tuple[in
         last = 0
     else:
         model_id, last = row["id"], row["last_version"]
-    highest = conn.execute("SELECT COALESCE(MAX(version), 0) FROM versions WHERE model_id = ?",
-                           [model_id]).fetchone()[0]
+    highest = conn.execute(
+        """SELECT MAX(COALESCE((SELECT MAX(version) FROM versions WHERE model_id = ?), 0),
+                      COALESCE((SELECT MAX(version) FROM version_numbers WHERE name = ?), 0))""",
+        [model_id, name]).fetchone()[0]
     number = max(last, highest) + 1
+    if number > MAX_VERSION:
+        raise ZooError(f"{name} has used every version number up to {MAX_VERSION}; "
+                       "register under another name")
     conn.execute("UPDATE models SET last_version = ?, updated_at = ? WHERE id = ?",
                  [number, now, model_id])
+    conn.execute("INSERT INTO version_numbers (name, version, artifact_sha256, issued_at) "
+                 "VALUES (?, ?, ?, ?)", [name, number, sha, now])
     return model_id, number
 
 

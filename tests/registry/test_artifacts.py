@@ -126,3 +126,25 @@ def test_remove_unlinks_once(store):
 
 def test_an_empty_store_has_no_files(tmp_path):
     assert list(ArtifactStore(tmp_path / "nowhere").iter_files()) == []
+
+
+@pytest.mark.parametrize("method", ["is_file", "stat"])
+def test_a_copy_unlinked_while_it_is_checked_is_stored_again(store, monkeypatch, method):
+    """Another process's delete may unlink the very file being looked at, right after the
+    look: storing the same bytes then writes it again instead of raising FileNotFoundError."""
+    from pathlib import Path
+
+    sha, _ = store.put_bytes(b"shared bytes")
+    target = store.path(sha)
+    real = getattr(Path, method)
+
+    def look_then_lose_it(path, *args, **kwargs):
+        answer = real(path, *args, **kwargs)
+        if path == target and os.path.exists(target):
+            os.unlink(target)
+        return answer
+
+    monkeypatch.setattr(Path, method, look_then_lose_it)
+    assert store.put_bytes(b"shared bytes") == (sha, 12)
+    monkeypatch.undo()
+    assert store.verify(sha)

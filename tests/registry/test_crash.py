@@ -79,7 +79,7 @@ def check_consistent(path: Path, acks: list[dict]) -> None:
         for version in {a["version"] for a in acks if a["op"] == "tag"} & present:
             # The value may be a later write that committed just before a kill.
             assert "stage" in reg.get(f"m:{version}")["tags"]
-        reg.gc()
+        reg.gc(grace_seconds=0)
         assert reg.verify()["orphans"] == []
 
 

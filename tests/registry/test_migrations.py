@@ -15,7 +15,7 @@ from zoo import Registry
 from zoo.errors import ZooError
 
 TABLES = {"models", "versions", "params", "metrics", "model_tags", "version_tags", "aliases",
-          "alias_history", "lineage", "artifacts", "version_artifacts", "audit"}
+          "alias_history", "lineage", "artifacts", "version_artifacts", "audit", "version_numbers"}
 INDEXES = {"params_key_value", "metrics_key_value", "version_tags_key_value",
            "model_tags_key_value", "aliases_version_id", "version_artifacts_sha256",
            "lineage_parent_version_id", "alias_history_model_alias", "audit_model"}

@@ -253,3 +253,30 @@ def test_fuzzed_filters_never_reach_sqlite_as_errors(populated, where, order_by)
         except FilterError:
             continue
         assert isinstance(result, list)
+
+
+# --- issue 17: inputs sized to break Python's int parser, SQLite's limits or its LIKE ---
+
+
+@pytest.mark.parametrize("where, order_by, message", [
+    ("metrics.auc > " + "9" * 5000, None, "a number of 5000 characters; write at most 40"),
+    ("version = " + "9" * 5000, None, "a number of 5000 characters"),
+    ("metrics.auc > 0." + "9" * 5000, None, "a number of 5002 characters"),
+    ("tags.team like '" + "%a" * 25600 + "'", None, "a 'like' pattern may hold at most 1000"),
+    ("tags.team like '" + "%a" * 11 + "'", None, "and 10 '%'"),
+    (None, ",".join(["metrics.auc"] * 3000), "more than 100 fields"),
+    (None, ",".join(f"metrics.k{i}" for i in range(101)), "more than 100 fields"),
+])
+def test_oversized_filters_are_one_filter_error(populated, dump, where, order_by, message):
+    before = dump(populated.path)
+    with pytest.raises(FilterError, match=r"^cannot parse --(where|order-by) at character \d+: ") as err:
+        populated.versions(where=where, order_by=order_by)
+    assert message in str(err.value) and len(str(err.value)) < 300
+    assert dump(populated.path) == before
+
+
+def test_the_largest_allowed_inputs_still_work(populated):
+    assert refs(populated, "metrics.auc < " + "9" * 40) == ["churn:1", "fraud:1", "fraud:2", "fraud:3"]
+    assert refs(populated, "tags.team like '" + "%" * 9 + "gro%'") == ["fraud:1"]  # ten '%'
+    assert len(populated.versions(order_by=",".join(["-metrics.auc"] * 100))) == 5
+    assert len(populated.versions(limit=10**30)) == 5

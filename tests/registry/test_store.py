@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -402,7 +403,7 @@ def test_lineage_is_recursive_and_survives_a_deleted_parent(reg, fitted, other_f
     assert [(p["ref"], p["relation"]) for p in tuned["parents"]] == [("base:2", "tuned_by")]
     assert tuned["parents"][0]["parents"] == []
     assert base1["ref"] == "base:1"
-    reg.delete("base:2")
+    reg.delete("base:2", force=True)  # an alias and a lineage child need it
     assert reg.lineage("tuned")["parents"] == [
         {"ref": "base:2", "relation": "tuned_by", "deleted": True}]
 
@@ -416,9 +417,10 @@ def test_delete_a_version_keeps_shared_artifacts(reg, fitted, other_fitted):
     alone = reg.register("m", other_fitted)["artifact_sha256"]
     reg.set_alias("m", "champion", 1)
 
-    deleted = reg.delete("m@champion")
+    deleted = reg.delete("m@champion", force=True)  # it holds an alias
     assert deleted == {"model": "m", "model_deleted": False, "versions": [1], "refs": ["m:1"],
-                       "aliases": ["champion"], "artifacts_removed": []}
+                       "aliases": ["champion"], "unlinked": ["alias m@champion"],
+                       "artifacts_removed": []}
     assert reg.artifacts.exists(shared)  # m:2 still uses it
     assert [v["ref"] for v in reg.versions("m")] == ["m:2", "m:3"]
     assert reg.alias_history("m")[-1]["to_version"] is None
@@ -451,7 +453,8 @@ def test_delete_a_model_keeps_artifacts_other_models_use(reg, fitted, other_fitt
     reg.delete("other")
     assert not reg.artifacts.exists(shared)
     assert list(reg.artifacts.iter_files()) == []
-    assert reg.register("m", fitted)["version"] == 1  # a new model starts again
+    # A new model of the same name carries on numbering: m:1 meant other bytes once.
+    assert reg.register("m", fitted)["version"] == 3
 
 
 def test_a_model_whose_versions_are_all_deleted_remains(reg, fitted):
@@ -548,3 +551,199 @@ def test_a_component_from_a_missing_plugin_cannot_be_loaded(reg, fitted):
     reg._conn.execute("UPDATE versions SET component = 'gone.model', plugin = 'zoo-gone'")
     with pytest.raises(NotFoundError, match="needs component gone.model from plugin 'zoo-gone'"):
         reg.load("m")
+
+
+# --- issue 17: every write re-checks what it depends on; refs and numbers stay meaningful ---
+
+
+def test_a_version_deleted_right_after_its_commit_is_still_acknowledged(reg, fitted, monkeypatch):
+    """register commits, then another process deletes the version before register could read
+    it back: the caller still gets the version it committed, and version_registered fires."""
+    from zoo.hookspecs import hookimpl
+    from zoo.plugins import get_plugins
+
+    heard = []
+
+    class Listener:
+        @hookimpl
+        def version_registered(self, version):
+            heard.append(version["ref"])
+
+    get_plugins().register(Listener(), name="test-listener")
+    real_write = reg.write
+
+    def write_then_delete(fn):
+        result = real_write(fn)
+        with Registry(reg.path) as other:
+            other.delete("fraud:1")
+        return result
+
+    monkeypatch.setattr(reg, "write", write_then_delete)
+    version = reg.register("fraud", fitted)
+    assert (version["ref"], version["component"]) == ("fraud:1", "zoo.baseline_classifier")
+    assert heard == ["fraud:1"]
+
+
+def test_numbers_are_never_reused_even_after_the_model_is_deleted(reg, fitted, tmp_path):
+    for _ in range(3):
+        reg.register("fraud", fitted)
+    reg.delete("fraud")
+    assert reg.register("fraud", fitted)["version"] == 4
+    with Registry(reg.path) as again:  # the mark is in the file, not in this process
+        again.delete("fraud")
+        assert again.register("fraud", fitted)["version"] == 5
+
+
+def test_the_schema_step_keeps_numbers_of_models_deleted_before_it(tmp_path, fitted):
+    """A registry from before version_numbers: what it handed out (audit) stays taken."""
+    import shutil
+
+    shutil.copytree(Path(__file__).parent / "data" / "schema-v1", tmp_path / "old")
+    with Registry(tmp_path / "old" / "registry.db") as reg:
+        assert [v["version"] for v in reg.versions("price")] == [2]  # price:1 deleted long ago
+        reg.delete("price")
+        assert reg.register("price", fitted)["version"] == 3
+        reg.delete("fraud", force=True)
+        assert reg.register("fraud", fitted)["version"] == 4
+
+
+@pytest.mark.parametrize("ref", ["fraud:99999999999999999999", "fraud:" + "9" * 5000,
+                                 "fraud:2147483648"])
+def test_a_huge_version_number_is_not_found_in_one_line(reg, fitted, ref):
+    reg.register("fraud", fitted)
+    with pytest.raises(NotFoundError, match="fraud has no version .*: versions go up to 2147483647"):
+        reg.get(ref)
+    with pytest.raises(ZooError, match="versions are whole numbers from 1 to 2147483647"):
+        reg.set_alias("fraud", "champion", 2**63 - 1)
+
+
+def test_a_version_in_use_is_kept_unless_forced(reg, fitted, other_fitted, dump):
+    reg.register("base", fitted)
+    reg.register("base", other_fitted)
+    reg.register("tuned", fitted, parents=["base:1"])
+    reg.set_alias("base", "champion", 2)
+    before = dump(reg.path)
+    with pytest.raises(ZooError, match=r"base:2 is still in use \(alias base@champion\).*--force"):
+        reg.delete("base@champion")
+    with pytest.raises(ZooError, match=r"base:1 is still in use \(lineage parent of tuned:1\)"):
+        reg.delete("base:1")
+    with pytest.raises(ZooError, match=r"model base is still in use \(lineage parent of tuned:1\)"):
+        reg.delete("base")  # its own aliases go with it; the other model's lineage does not
+    assert dump(reg.path) == before
+    forced = reg.delete("base:1", force=True)
+    assert forced["unlinked"] == ["lineage parent of tuned:1"]
+    assert reg.lineage("tuned:1")["parents"] == [{"ref": "base:1", "relation": "parent",
+                                                   "deleted": True}]
+    assert reg.audit("base", limit=1)[0]["details"]["unlinked"] == ["lineage parent of tuned:1"]
+    assert reg.delete("base")["refs"] == ["base:2"]  # only its own alias held it
+
+
+def test_gc_leaves_young_orphans_to_the_writers_that_stored_them(reg, fitted):
+    reg.register("fraud", fitted)
+    young = reg.artifacts.root / "ab" / ("ab" + "1" * 62)
+    old = reg.artifacts.root / "cd" / ("cd" + "2" * 62)
+    for path in (young, old):
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"stored by a write that has not committed yet")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    assert reg.gc()["removed"] == [str(old)]
+    assert young.exists()
+    assert reg.gc(grace_seconds=0)["removed"] == [str(young)]
+
+
+def test_an_sqlite_file_that_is_not_a_registry_is_left_unchanged(tmp_path, dump):
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    before, size = dump(path), path.stat().st_size
+    with pytest.raises(ZooError, match="is an SQLite database but not a zoo registry"):
+        Registry(path)
+    assert dump(path) == before and path.stat().st_size == size
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
+
+
+READ_ONLY_WORKER = """
+import json, sys
+from click.testing import CliRunner
+from zoo.cli import cli
+registry, data, bundle, scored = sys.argv[1:5]
+out = {}
+for name, args in [("models", ["models"]), ("show", ["show", "m@champion", "--json"]),
+                   ("versions", ["versions", "m", "--where", "version >= 1"]),
+                   ("predict", ["predict", "m", data, "-o", scored]),
+                   ("export", ["export", "m", "-o", bundle]),
+                   ("tag", ["tag", "m:1", "a=b"]), ("alias", ["alias", "m", "1", "x"]),
+                   ("delete", ["delete", "m:1", "--yes"]), ("gc", ["gc"]),
+                   ("train", ["train", "zoo.baseline_classifier", data, "--target", "y", "--name", "m",
+                             "--test-size", "0"]),
+                   ("import", ["import", bundle])]:
+    result = CliRunner().invoke(cli, ["--registry", registry, *args])
+    out[name] = [result.exit_code, result.output]
+print(json.dumps(out))
+"""
+
+
+def run_read_only(folder: Path, args: list[str]) -> subprocess.CompletedProcess:
+    """Run ``python -c READ_ONLY_WORKER args`` with ``folder`` read-only: a read-only bind mount
+    in a mount namespace of its own when running as root (root ignores file modes), else
+    file modes."""
+    command = [sys.executable, "-c", READ_ONLY_WORKER, *args]
+    if os.geteuid() == 0:
+        mount = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} "
+                 '&& exec "$@"')
+        probe = subprocess.run(["unshare", "-m", "sh", "-c", mount, "sh", "true"], capture_output=True)
+        if probe.returncode:
+            pytest.skip(f"cannot make a read-only mount here: {probe.stderr.decode()[:200]}")
+        return subprocess.run(["unshare", "-m", "sh", "-c", mount, "sh", *command],
+                              capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")]}
+    for p in modes:
+        p.chmod(modes[p] & ~0o222)
+    try:
+        return subprocess.run(command, capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    finally:
+        for p, mode in modes.items():
+            p.chmod(mode)
+
+
+def test_a_read_only_registry_reads_and_refuses_writes_in_one_line(tmp_path, fitted, dump):
+    import hashlib
+
+    folder = tmp_path / "ro"
+    with Registry(folder / "registry.db") as reg:
+        reg.register("m", fitted)
+        reg.set_alias("m", "champion", 1)
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"a": [1.0, 2.0], "b": [0.5, 0.2], "y": [0, 1]}).to_csv(data, index=False)
+    files = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    proc = run_read_only(folder, [str(folder / "registry.db"), str(data), str(tmp_path / "m.zoo"),
+                                  str(tmp_path / "scored.csv")])
+    assert proc.returncode == 0, proc.stderr
+    out = {name: (code, text) for name, (code, text) in json.loads(proc.stdout).items()}
+    for name in ("models", "show", "versions", "predict", "export"):
+        assert out[name][0] == 0, (name, out[name])
+    assert json.loads(out["show"][1])["version"] == 1
+    assert pd.read_csv(tmp_path / "scored.csv")["proba_1"].tolist() == [0.75, 0.75]
+    for name in ("tag", "alias", "delete", "gc", "train", "import"):
+        code, text = out[name]
+        errors = [line for line in text.splitlines() if line.startswith("Error:")]
+        assert code == 1 and len(errors) == 1 and "is read-only here" in errors[0], (name, text)
+        assert "Traceback" not in text
+    # Nothing changed, and no WAL or shared-memory file appeared.
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in folder.rglob("*") if p.is_file()} == files
+
+
+def test_a_version_naming_another_versions_model_file_keeps_it_alive(reg, fitted, other_fitted):
+    """Registries that imported an unchecked bundle may hold a version whose model file is
+    listed only on another version: deleting that owner keeps the file (it used to fail
+    with a FOREIGN KEY error) and the borrower still loads."""
+    owner = reg.register("owner", fitted)
+    reg.register("borrower", other_fitted)
+    with sqlite3.connect(reg.path) as conn:
+        conn.execute("UPDATE versions SET artifact_sha256 = ? WHERE id = 2", [owner["artifact_sha256"]])
+    assert reg.delete("owner")["artifacts_removed"] == []
+    assert reg.artifacts.exists(owner["artifact_sha256"])
+    assert type(reg.load("borrower")) is BaselineClassifier

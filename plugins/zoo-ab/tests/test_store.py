@@ -73,7 +73,7 @@ def test_the_shadow_log_goes_with_its_experiment_not_with_its_versions(baseline_
     with pytest.raises(NotFoundError, match="no experiment named 't'"):
         store.record_shadow(reg, "t", "B", "churn:2", 1, 0.1, {})
     # Arms name versions by ref text: deleting one keeps the experiment's history whole.
-    reg.delete("churn:2")
+    reg.delete("churn:2", force=True)  # an arm of a running experiment: kept unless forced
     assert len(store.shadow_batches(reg, "s", "B")) == 2
     assert Experiment(reg, "s").shadow_summary()["B"] == {
         "ref": "churn:2", "batches": 2, "rows": 40, "agreement": pytest.approx(0.825), "mean_abs_diff": None}

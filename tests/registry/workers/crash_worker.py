@@ -75,7 +75,7 @@ def one(reg: Registry, kind: str) -> None:
         ack({"op": "set_alias", "version": target})
     elif kind == "delete" and len(versions) > 1:
         target = rng.choice(versions)
-        reg.delete(f"m:{target}")
+        reg.delete(f"m:{target}", force=True)  # it may hold the alias or be a parent
         ack({"op": "delete", "version": target})
     elif kind == "calibrate" and versions:
         import pandas as pd
