@@ -10,6 +10,12 @@ Controls (environment variables):
 - ``ZOO_STRICT_PLUGINS=1``: any plugin failure raises ``PluginError`` (for CI).
 - ``ZOO_PREFER``: comma-separated plugin names asked first, so their components win
   name clashes. Otherwise the first plugin registered keeps a name, built-ins last.
+- ``ZOO_PLUGIN_IMPORT_TIMEOUT``: seconds an installed plugin's import may take (default
+  10); a slower one is a broken plugin, so a plugin that hangs cannot hang every command.
+
+An installed plugin cannot take the process over while it loads: an import that raises
+anything but ``KeyboardInterrupt`` (``SystemExit`` included) or outlasts the timeout makes
+a broken plugin, listed by ``zoo plugins``.
 """
 
 from __future__ import annotations
@@ -18,8 +24,11 @@ import contextvars
 import functools
 import importlib
 import os
+import signal
 import sys
+import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,12 +41,16 @@ ENTRY_POINT_GROUP = "zoo"
 #: Built-in plugins by name, registered exactly like installed ones (after them, so that a
 #: user's plugin wins a name clash).
 DEFAULT_PLUGINS = {
+    "zoo.registry": "zoo.default_plugins.registry",
     "zoo.baselines": "zoo.default_plugins.baselines",
     "zoo.evaluate": "zoo.default_plugins.evaluate",
     "zoo.conformal": "zoo.default_plugins.conformal",
     "zoo.explain": "zoo.default_plugins.explain",
     "zoo.tune": "zoo.default_plugins.tune",
+    "zoo.sandbox": "zoo.default_plugins.sandbox",
 }
+#: Built-in plugins' former names, as versions registered before a rename record them.
+FORMER_NAMES = {"zoo.builtins": "zoo.baselines"}
 #: Events: told after the fact, so a failing listener is warned about and never undoes them.
 EVENT_HOOKS = ("version_registered", "batch_predicted")
 #: Hooks whose failure marks the plugin broken (it registered something wrong).
@@ -126,10 +139,10 @@ class Plugins:
             info = PluginInfo(name=ep.name, version=ep.version, distribution=ep.distribution,
                               licence=ep.licence)
             try:
-                module = ep.load()
-            except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything on import
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                    raise
+                module = import_bounded(ep.load, import_timeout())
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - sys.exit() on import is a broken plugin too
                 self._fail(info, f"import failed: {_describe(exc)}")
                 continue
             self.register(module, name=ep.name, version=info.version,
@@ -189,6 +202,9 @@ class Plugins:
                 return fn(*args, **kwargs)
             except PluginError:
                 raise
+            except SystemExit as exc:  # a hook never ends the process for the command running it
+                raise PluginError(f"plugin {plugin_name!r}: {hook_name} called sys.exit"
+                                  f"({exc.code!r}); uninstall or disable it (ZOO_DISABLE_PLUGINS)") from None
             except Exception as exc:
                 if hook_name in EVENT_HOOKS:  # never undo the event, even in strict mode
                     warnings.warn(f"plugin {plugin_name!r}: {hook_name} raised {_describe(exc)}",
@@ -251,6 +267,57 @@ class Plugins:
             info.error += f"; {error}"
             return
         self._fail(info, error)
+
+
+class ImportTimeout(BaseException):
+    """A plugin's import outlasted ``ZOO_PLUGIN_IMPORT_TIMEOUT`` (a BaseException, so the
+    plugin's own ``except Exception`` cannot swallow it)."""
+
+
+def import_timeout() -> float:
+    """Seconds a plugin's import may take: ``ZOO_PLUGIN_IMPORT_TIMEOUT``, default 10."""
+    try:
+        return max(float(os.environ.get("ZOO_PLUGIN_IMPORT_TIMEOUT", "") or 10.0), 0.01)
+    except ValueError:
+        return 10.0
+
+
+def import_bounded(load: Callable[[], Any], seconds: float) -> Any:
+    """``load()``, stopped with ``ImportTimeout`` after ``seconds``.
+
+    In the main thread a SIGALRM timer raises inside the import, so a plugin sleeping or
+    looping in Python is stopped and unwound. Elsewhere (a server's worker thread, or a
+    timer already in use) the import runs in a daemon thread that is abandoned when late:
+    the command goes on, and that plugin's module is never used.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    if main and hasattr(signal, "setitimer") and signal.getitimer(signal.ITIMER_REAL)[0] == 0:
+        def expire(_signum: int, _frame: Any) -> None:
+            raise ImportTimeout(f"import took longer than {seconds:g} s")
+
+        previous = signal.signal(signal.SIGALRM, expire)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return load()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = load()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="zoo-plugin-import", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise ImportTimeout(f"import took longer than {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 @dataclass(frozen=True)
