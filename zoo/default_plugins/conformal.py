@@ -149,6 +149,9 @@ def describe(record: dict[str, Any], level: float, method: str = "conformal") ->
     note = ""
     if conformal_quantile(record.get("cqr_scores") or scores(record), level) == float("inf"):
         note = f"; {n} calibration rows are too few for this level, so the intervals are unbounded"
+    if record["method"] == "lac":
+        note += ("; an empty set (set_size 0) means no class is likely enough at this level: the "
+                 "row is unlike the calibration rows, so read it as \"don't know\"")
     return (f"{pct} {kind}, calibrated on {n} held-out rows: they hold the true value for at least "
             f"{pct} of new rows exchangeable with those{note}")
 
@@ -197,7 +200,8 @@ def with_intervals(model: Any, record: dict[str, Any], df: Any, out: Any, level:
     keys = model.key_columns if isinstance(model, KeyColumns) else ()
     with warnings.catch_warnings():  # predict_table already warned about extra columns
         warnings.simplefilter("ignore", ExtraColumnsWarning)
-        X = align(df, list(model.feature_names_in_), keys=keys)
+        X = align(df, list(model.feature_names_in_), keys=keys,
+                  schema=getattr(model, "input_schema_", None))
     columns = intervals(model, record, X, level, method)
     columns.pop("_members", None)
     out = out.copy()

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from zootest import one_line_error
 
 from zoo.cli import cli
 
@@ -61,6 +62,19 @@ def test_start_predict_record_report_list_stop(zoo, files, tmp_path):
                   "arm": scored["arm"]}).to_csv(outcomes, index=False)
     result = zoo("ab", "record", "exp", str(outcomes), "--value-column", "converted", "--arm-column", "arm")
     assert "Recorded 300 outcomes" in result.output
+    # The same file again counts nothing twice (it used to double n and tip the verdict).
+    result = zoo("ab", "record", "exp", str(outcomes), "--value-column", "converted", "--arm-column", "arm")
+    assert "Recorded 0 outcomes for exp, 300 already recorded unchanged" in result.output
+    flipped = pd.DataFrame({"customer_id": scored["customer_id"][:1], "converted": 1 - converted[:1],
+                            "arm": scored["arm"][:1]})
+    flipped.to_csv(tmp_path / "flipped.csv", index=False)
+    args = ("ab", "record", "exp", str(tmp_path / "flipped.csv"), "--value-column", "converted",
+            "--arm-column", "arm")
+    assert "pass --update to replace them" in one_line_error(zoo(*args, ok=False))
+    assert "Recorded or updated 1 outcomes" in zoo(*args, "--update").output
+    flipped["converted"] = converted[:1]
+    flipped.to_csv(tmp_path / "flipped.csv", index=False)
+    zoo(*args, "--update")
 
     report = json.loads(zoo("ab", "report", "exp", "--json").stdout)
     assert [a["n"] for a in report["arms"]] == [(scored["arm"] == a).sum() for a in ("A", "B")]

@@ -129,7 +129,7 @@ def test_record_routes_units_and_checks_values(baseline_registry):
     assert exp.record(ids, np.ones(1000)) == 1000
     routed = exp.route(ids)
     assert exp.totals["A"]["n"] == int((routed == "A").sum())
-    exp.record([5], [0.0], arms=["B"])
+    exp.record([1000], [0.0], arms=["B"])  # a new unit: each unit has one outcome
     assert exp.totals["B"]["n"] == int((routed == "B").sum()) + 1
     with pytest.raises(DataError, match="'yes' \\(row 2\\) is not a finite number"):
         exp.record([1, 2], [1, "yes"])
@@ -137,6 +137,26 @@ def test_record_routes_units_and_checks_values(baseline_registry):
         exp.record([1], [1], arms=["C"])
     with pytest.raises(DataError, match="2 ids and 1 outcome values"):
         exp.record([1, 2], [1])
+
+
+def test_recording_a_unit_again_changes_nothing_and_a_conflict_needs_update(baseline_registry):
+    exp = Experiment.start(baseline_registry, "once", ARMS)
+    ids, values = [f"u{i}" for i in range(40)], [1, 0] * 20
+    assert exp.record(ids, values, arms=["A", "B"] * 20) == 40
+    before = exp.report()
+    # The same file again (issue 18: it doubled n and flipped the verdict).
+    assert exp.record(ids, values, arms=["A", "B"] * 20) == 0
+    assert exp.recorded == {"written": 0, "unchanged": 40}
+    assert {a: t["n"] for a, t in exp.totals.items()} == {"A": 20, "B": 20}
+    assert exp.report()["arms"] == before["arms"]
+    with pytest.raises(ZooError, match=r"unit 'u0': recorded 1 \(arm 'A'\), now 0 .*--update"):
+        exp.record(["u0", "new"], [0, 1], arms=["A", "A"])
+    assert exp.totals["A"]["n"] == 20  # the refused recording wrote nothing, not even "new"
+    with pytest.raises(ZooError, match="unit 'x' has two outcomes in one recording"):
+        exp.record(["x", "x"], [0, 1], arms=["A", "A"])
+    assert exp.record(["u0"], [0], arms=["A"], update=True) == 1
+    assert exp.recorded == {"written": 1, "unchanged": 0}
+    assert exp.totals["A"]["n"] == 20 and exp.totals["A"]["sum"] == 19
 
 
 def test_report_promotes_a_clearly_better_challenger_and_not_an_equal_one(baseline_registry):

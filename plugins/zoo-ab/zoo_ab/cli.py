@@ -18,6 +18,7 @@ from zoo.clitools import (
     confirm,
     console,
     err_console,
+    escape,
     json_option,
     make_table,
     open_registry,
@@ -84,8 +85,8 @@ def start(ctx: click.Context, name: str, arms: tuple[str, ...], split: str | Non
         return
     arms_text = ", ".join(f"{arm}={ref}" + (f" ({exp.config['refs'][arm]})" if exp.config["refs"][arm] != ref
                                            else "") for arm, ref in exp.config["arms"].items())
-    console.print(f"Started [bold]{name}[/] ({mode}): {arms_text}; split {_split_text(exp.split)}; "
-                  f"control {exp.control}", highlight=False)
+    console.print(f"Started [bold]{escape(name)}[/] ({mode}): {escape(arms_text)}; split "
+                  f"{escape(_split_text(exp.split))}; control {escape(exp.control)}", highlight=False)
     if not id_column:
         err_console.print("No --id-column: pass ids from Python (Experiment.predict(df, ids=...)), "
                           "or start with --id-column to score files", highlight=False)
@@ -132,7 +133,7 @@ def predict(ctx: click.Context, name: str, data: str, output: str | None, chunk_
     note = f" ({'shadow: ' + ', '.join(exp.arms[1:]) + ' logged only; ' if exp.mode == 'shadow' else ''}" \
            f"{seconds:.2f} s)"
     if output:
-        err_console.print(f"Wrote {rows} rows to {output}: {served}{note}", highlight=False)
+        err_console.print(f"Wrote {rows} rows to {escape(output)}: {escape(served + note)}", highlight=False)
 
 
 @ab.command()
@@ -145,11 +146,16 @@ def predict(ctx: click.Context, name: str, data: str, output: str | None, chunk_
 @click.option("--arm-column", metavar="COL",
               help="Column of the arm each unit was served (e.g. `arm` from zoo ab predict); "
                    "default: route each id again.")
+@click.option("--update", is_flag=True,
+              help="Replace the outcome of units already recorded with a different value.")
 @json_option
 @click.pass_context
 def record(ctx: click.Context, name: str, outcomes: str, id_column: str | None, value_column: str,
-           arm_column: str | None, as_json: bool) -> None:
-    """Record outcomes for experiment NAME from a CSV or Parquet file, one row per unit."""
+           arm_column: str | None, update: bool, as_json: bool) -> None:
+    """Record outcomes for experiment NAME from a CSV or Parquet file, one row per unit.
+
+    Each unit counts once: recording a file again changes nothing; a unit whose outcome
+    differs from the one recorded is an error unless --update replaces it."""
     from zoo.data import read_table
     from zoo_ab.experiment import Experiment
 
@@ -163,12 +169,16 @@ def record(ctx: click.Context, name: str, outcomes: str, id_column: str | None, 
         if column is not None and column not in df.columns:
             raise DataError(f"{outcomes} has no column {column!r} ({option}); its columns are "
                             f"{', '.join(map(str, df.columns))}")
-    count = exp.record(df[id_column], df[value_column], df[arm_column] if arm_column else None)
+    exp.record(df[id_column], df[value_column], df[arm_column] if arm_column else None, update=update)
+    done = exp.recorded
     if as_json:
-        print_json({"experiment": name, "recorded": count, "totals": exp.totals})
+        print_json({"experiment": name, **done, "totals": exp.totals})
         return
-    totals = ", ".join(f"{arm} {int(exp.totals.get(arm, {}).get('n', 0)):,}" for arm in exp.arms)
-    console.print(f"Recorded {count:,} outcomes for {name}; outcomes per arm: {totals}", highlight=False)
+    totals = ", ".join(f"{escape(arm)} {int(exp.totals.get(arm, {}).get('n', 0)):,}" for arm in exp.arms)
+    same = f", {done['unchanged']:,} already recorded unchanged" if done["unchanged"] else ""
+    verb = "Recorded or updated" if update else "Recorded"
+    console.print(f"{verb} {done['written']:,} outcomes for {escape(name)}{same}; outcomes per arm: "
+                  f"{totals}", highlight=False)
 
 
 @ab.command()
@@ -199,7 +209,7 @@ def report(ctx: click.Context, name: str, alpha: float, seed: int, plot: str | N
         return
     _print_report(result)
     if plot:
-        err_console.print(f"Plot written to {plot}", highlight=False)
+        err_console.print(f"Plot written to {escape(plot)}", highlight=False)
 
 
 def _print_report(result: dict[str, Any]) -> None:
@@ -209,9 +219,9 @@ def _print_report(result: dict[str, Any]) -> None:
              f"{'higher' if result['higher_is_better'] else 'lower'} is better")
     p_best = result.get("probability_best") or {}
     columns = ["arm", "version", "traffic", "n", "mean", f"{level} CI"] + (["P(best)"] if p_best else [])
-    table = make_table(*columns, title=title)
+    table = make_table(*columns, title=escape(title))
     for a in result["arms"]:
-        row = [a["arm"] + (" (control)" if a["arm"] == result["control"] else ""), a["ref"],
+        row = [escape(a["arm"]) + (" (control)" if a["arm"] == result["control"] else ""), escape(a["ref"]),
                f"{a['share']:.1%}", f"{a['n']:,}", _num(a["mean"], binary),
                "-" if a["ci_low"] is None else f"{_num(a['ci_low'], binary)} … {_num(a['ci_high'], binary)}"]
         if p_best:
@@ -220,14 +230,14 @@ def _print_report(result: dict[str, Any]) -> None:
     console.print(table)
     if result["mode"] != "shadow":
         diff = make_table("arm", "difference", f"{level} CI", "lift", "p", "needed / arm",
-                          title=f"Against the control {result['control']}")
+                          title=f"Against the control {escape(result['control'])}")
         for c in result["comparisons"]:
             if c["diff"] is None:
-                diff.add_row(c["arm"], "-", "-", "-", "-", "-")
+                diff.add_row(escape(c["arm"]), "-", "-", "-", "-", "-")
                 continue
             ci = ("-" if c["ci_low"] is None else
                   f"{_diff(c['ci_low'], binary)} … {_diff(c['ci_high'], binary)}")
-            diff.add_row(c["arm"], _diff(c["diff"], binary), ci,
+            diff.add_row(escape(c["arm"]), _diff(c["diff"], binary), ci,
                          "-" if c["lift"] is None else f"{c['lift']:+.1%}",
                          "-" if c["p_adjusted"] is None else f"{c['p_adjusted']:.3g}",
                          "-" if not c["needed_per_arm"] else f"{c['needed_per_arm']:,}")
@@ -240,15 +250,16 @@ def _print_report(result: dict[str, Any]) -> None:
                           f"for the observed difference at 80% power", highlight=False)
     else:
         shadow = make_table("shadow arm", "version", "batches", "rows", "agreement", "mean |diff|",
-                            title=f"Shadow scoring against {result['control']}")
+                            title=f"Shadow scoring against {escape(result['control'])}")
         for arm, s in result["shadow"].items():
-            shadow.add_row(arm, s["ref"], str(s["batches"]), f"{s['rows']:,}",
+            shadow.add_row(escape(arm), escape(s["ref"]), str(s["batches"]), f"{s['rows']:,}",
                            "-" if s["agreement"] is None else f"{s['agreement']:.1%}",
                            "-" if s["mean_abs_diff"] is None else f"{s['mean_abs_diff']:.4g}")
         console.print(shadow)
     rec = result["recommendation"]
     colour = {"promote": "green", "keep": "yellow", "collect": "cyan"}[rec["action"]]
-    console.print(f"Recommendation: [bold {colour}]{rec['text']}[/] — {rec['reason']}", highlight=False)
+    console.print(f"Recommendation: [bold {colour}]{escape(rec['text'])}[/] — {escape(rec['reason'])}",
+                  highlight=False)
 
 
 def _num(value: float | None, binary: bool) -> str:
@@ -281,9 +292,9 @@ def update(ctx: click.Context, name: str, seed: int | None, as_json: bool) -> No
         print_json(result)
         return
     table = make_table("arm", "outcomes", "P(best)", "traffic before", "traffic now",
-                       title=f"{name}: bandit step")
+                       title=f"{escape(name)}: bandit step")
     for arm in exp.arms:
-        table.add_row(arm, f"{result['n'][arm]:,}", f"{result['probability_best'][arm]:.1%}",
+        table.add_row(escape(arm), f"{result['n'][arm]:,}", f"{result['probability_best'][arm]:.1%}",
                       f"{before[arm]:.1%}", f"{result['split'][arm]:.1%}")
     console.print(table)
 
@@ -299,12 +310,14 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table = make_table("name", "mode", "status", "arms", "split", "outcomes", "started", title="Experiments")
+    table = make_table("name", "mode", "status", "arms", "split", "outcomes", "started", title="Experiments",
+                       drop=("started", "mode", "split"))
     for r in rows:
-        table.add_row(r["name"], r["mode"], r["status"],
-                      ", ".join(f"{a}={ref}" for a, ref in r["arms"].items()), _split_text(r["split"]),
-                      ", ".join(f"{a} {n:,}" for a, n in r["outcomes"].items()),
-                      r["created_at"][:16].replace("T", " "))
+        table.add_row(*map(escape, (r["name"], r["mode"], r["status"],
+                                    ", ".join(f"{a}={ref}" for a, ref in r["arms"].items()),
+                                    _split_text(r["split"]),
+                                    ", ".join(f"{a} {n:,}" for a, n in r["outcomes"].items()),
+                                    r["created_at"][:16].replace("T", " "))))
     console.print(table if rows else "No experiments yet. Try: zoo ab start --help")
 
 
@@ -335,7 +348,7 @@ def stop(ctx: click.Context, name: str) -> None:
 
     exp = Experiment(open_registry(ctx), name)
     exp.stop()
-    console.print(f"Stopped {name}; zoo ab report {name} shows the result", highlight=False)
+    console.print(f"Stopped {escape(name)}; zoo ab report {escape(name)} shows the result", highlight=False)
 
 
 @ab.command()
@@ -350,4 +363,4 @@ def delete(ctx: click.Context, name: str, yes: bool) -> None:
     store.experiment(registry, name)  # an unknown name fails before asking
     confirm(f"Delete experiment {name} and its outcomes?", yes)
     store.delete_experiment(registry, name)
-    console.print(f"Deleted experiment {name}", highlight=False)
+    console.print(f"Deleted experiment {escape(name)}", highlight=False)

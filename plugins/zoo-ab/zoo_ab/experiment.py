@@ -56,6 +56,8 @@ class Experiment:
         self.name = name
         self._models: dict[str, Any] = {}
         self._versions: dict[str, dict[str, Any]] = {}
+        #: What the last ``record`` did: outcomes ``written`` (new or updated) and ``unchanged``.
+        self.recorded: dict[str, int] = {}
         self.refresh()
 
     # --- creating and reading ---
@@ -236,8 +238,12 @@ class Experiment:
 
     # --- outcomes ---
 
-    def record(self, ids: Any, values: Any, arms: Any = None) -> int:
-        """Record an outcome (a number; 0/1 for conversions) for each unit; returns how many.
+    def record(self, ids: Any, values: Any, arms: Any = None, update: bool = False) -> int:
+        """Record an outcome (a number; 0/1 for conversions) for each unit; returns how many
+        were written, new or updated (``self.recorded``: written and unchanged).
+
+        One outcome per unit: recording the same unit with the same value again changes
+        nothing; a different value (or arm) is an error unless ``update`` replaces it.
 
         Each unit's arm is ``arms`` when given, else where routing sends it now. After a
         bandit step has moved the split, units near the boundary may have been served by the
@@ -263,9 +269,10 @@ class Experiment:
             self.config = {**self.config, "outcome": "continuous"}
             store.update_experiment(self.registry, self.name, config=self.config)
         rows = list(zip(arm_list, unit_ids, values.tolist(), strict=True))
-        count = store.record_outcomes(self.registry, self.name, rows)
+        written = store.record_outcomes(self.registry, self.name, rows, update=update)
+        self.recorded = {"written": written, "unchanged": len(set(unit_ids)) - written}
         self.refresh()
-        return count
+        return written
 
     @property
     def binary(self) -> bool:

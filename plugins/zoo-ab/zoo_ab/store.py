@@ -122,27 +122,69 @@ def delete_experiment(registry: Any, name: str) -> None:
 # --- outcomes ---
 
 
-def record_outcomes(registry: Any, name: str, outcomes: list[tuple[str, str | None, float]]) -> int:
-    """Append ``(arm, unit id, value)`` outcomes to experiment ``name``; returns how many."""
-    rows = []
+def record_outcomes(registry: Any, name: str, outcomes: list[tuple[str, str | None, float]],
+                    update: bool = False) -> int:
+    """Record ``(arm, unit id, value)`` outcomes of experiment ``name``, one per unit.
+
+    Idempotent by (experiment, unit): a unit already recorded with the same arm and value
+    changes nothing, so recording a file twice counts it once. A different arm or value is
+    an error naming the unit, unless ``update`` replaces it. Returns how many outcomes were
+    written (new or updated); the units repeated unchanged are the rest.
+    """
+    checked = []
     for arm, unit, value in outcomes:
         value = float(value)
         if math.isnan(value) or math.isinf(value):
             raise ZooError(f"outcome for unit {unit!r} is {value}: outcomes must be finite numbers")
-        rows.append((str(arm), None if unit is None else str(unit), value))
+        if unit is None:
+            raise ZooError("every outcome needs a unit id: outcomes are counted once per unit")
+        checked.append((str(arm), str(unit), value))
 
     def insert(conn: sqlite3.Connection) -> int:
         eid = _experiment_id(conn, name)
         arms = set(json.loads(conn.execute("SELECT config FROM experiments WHERE id = ?",
                                            [eid]).fetchone()[0]).get("arms", {}))
-        unknown = sorted({arm for arm, _, _ in rows} - arms)
+        unknown = sorted({arm for arm, _, _ in checked} - arms)
         if arms and unknown:
             raise ZooError(f"experiment {name!r} has no arm {unknown[0]!r}: arms are "
                            f"{', '.join(sorted(arms))}")
+        rows: dict[str, tuple[str, float]] = {}
+        for arm, unit, value in checked:
+            if unit in rows and rows[unit] != (arm, value):
+                raise ZooError(f"unit {unit!r} has two outcomes in one recording ({rows[unit][1]:g} in "
+                               f"arm {rows[unit][0]!r}, {value:g} in arm {arm!r}): give one per unit")
+            rows[unit] = (arm, value)
+        known = {}
+        for unit, arm, value in conn.execute(
+                "SELECT unit, arm, value FROM outcomes WHERE experiment_id = ? AND unit IS NOT NULL "
+                "ORDER BY id", [eid]):
+            known[unit] = (arm, value)
+        new, changed = [], []
+        for unit, (arm, value) in rows.items():
+            if unit not in known:
+                new.append((unit, arm, value))
+            elif known[unit] != (arm, value):
+                changed.append((unit, arm, value))
+        if changed and not update:
+            unit, arm, value = changed[0]
+            was_arm, was = known[unit]
+            raise ZooError(f"{len(changed):,} units already have a different outcome, e.g. unit {unit!r}: "
+                           f"recorded {was:g} (arm {was_arm!r}), now {value:g} (arm {arm!r}); "
+                           "pass --update to replace them")
         now = timestamp()
         conn.executemany("INSERT INTO outcomes (experiment_id, arm, unit, value, at) "
-                         "VALUES (?, ?, ?, ?, ?)", [(eid, a, u, v, now) for a, u, v in rows])
-        return len(rows)
+                         "VALUES (?, ?, ?, ?, ?)", [(eid, a, u, v, now) for u, a, v in new])
+        for unit, arm, value in changed:
+            # Older registries may hold repeats of a unit: one row stays, with the new value.
+            conn.execute("DELETE FROM outcomes WHERE experiment_id = ? AND unit = ? AND id NOT IN "
+                         "(SELECT min(id) FROM outcomes WHERE experiment_id = ? AND unit = ?)",
+                         [eid, unit, eid, unit])
+            conn.execute("UPDATE outcomes SET arm = ?, value = ?, at = ? WHERE experiment_id = ? "
+                         "AND unit = ?", [arm, value, now, eid, unit])
+        if changed:
+            record_audit(conn, "update_outcomes", None, None,
+                         {"experiment": name, "units": len(changed)})
+        return len(new) + len(changed)
 
     return registry.write(insert)
 

@@ -197,3 +197,26 @@ def test_labels_the_model_never_saw_and_regressors_are_refused(base, files, regi
     error = one_line_error(zoo("calibrate", "ridge", files["cal"], "--target", "label", ok=False))
     assert "only classifiers" in error
     assert versions(registry_path) == before
+
+
+def test_a_calibrator_that_worsens_held_out_log_loss_is_refused_unless_forced(base, files, registry_path):
+    # Issue 18: temperature scaling raised wine's log loss from 0.108 to 0.160 and still registered.
+    ref = base("lr", component="sklearn.logistic_regression")  # already well calibrated
+    before = versions(registry_path)
+    args = ("calibrate", ref, files["cal"], "--target", "label", "--method", "scaling_binning")
+    error = one_line_error(zoo(*args, ok=False))
+    assert "raised the held-out log loss from" in error and "--force" in error
+    assert versions(registry_path) == before
+    forced = zoo(*args, "--force")
+    assert "registered anyway (--force)" in forced.output and versions(registry_path) == [*before, "lr:2"]
+    v = json.loads(zoo("calibrate", ref, files["cal"], "--target", "label", "--method", "sigmoid",
+                       "--json").stdout)
+    assert v["metrics"]["log_loss"] <= v["metrics"]["log_loss_uncalibrated"]
+
+
+def test_the_before_and_after_table_names_the_data(base, files):
+    ref = base(n_estimators=20)
+    out = zoo("calibrate", ref, files["cal"], "--target", "label", "--method", "isotonic").output
+    text = " ".join(out.split())
+    assert "Calibration on DATA" not in out and "Calibration on /" in text
+    assert "cal.csv (900 rows; calibrated: out of fold)" in text

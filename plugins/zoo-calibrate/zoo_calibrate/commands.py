@@ -20,6 +20,7 @@ import zoo
 from zoo import DataError, ZooError
 from zoo.clitools import (
     console,
+    escape,
     json_option,
     make_table,
     open_registry,
@@ -57,19 +58,22 @@ _OWN_OPTIONS = {"method": "--method", "group_columns": "--group-columns"}
               help="Calibrated-model parameter: min_group_size, shrinkage, cv (folds), seed; repeatable.")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Version tag; repeatable.")
 @click.option("--description", help="Free text stored with the version.")
+@click.option("--force", is_flag=True,
+              help="Register even when calibration makes the held-out log loss worse.")
 @json_option
 @click.pass_context
 def calibrate(ctx: click.Context, ref: str, data: str, target: str, method: str,
               group_columns: str | None, members: tuple[str, ...], name: str | None,
               params: tuple[str, ...], tags: tuple[str, ...], description: str | None,
-              as_json: bool) -> None:
+              force: bool, as_json: bool) -> None:
     """Calibrate classifier REF on held-out labelled DATA and register REF + calibrator as a new version.
 
     DATA must not be the data REF was trained on. Calibration metrics (ECE with 15 bins,
     adaptive ECE, MCE, Brier, log loss) are measured on DATA before calibration (stored
     as *_uncalibrated) and after it, out of fold: each fold scored by a calibrator fit on
     the others. The reliability diagram is stored as the artifact reliability.png;
-    `zoo report` shows both.
+    `zoo report` shows both. A calibrator that makes the out-of-fold log loss worse than
+    REF's own is not registered, unless --force.
     """
     import tempfile
 
@@ -110,6 +114,7 @@ def calibrate(ctx: click.Context, ref: str, data: str, target: str, method: str,
         before = model.uncalibrated_proba(X)
         after = model.cross_validated_proba(X, y)
         metrics = calibration_metrics(y_idx, before, after)
+        check_log_loss(metrics, model.summary()["calibrator"], force)
         step("drawing the reliability diagram")
         png = Path(tmp) / "reliability.png"
         summary = model.summary()
@@ -133,13 +138,33 @@ def calibrate(ctx: click.Context, ref: str, data: str, target: str, method: str,
         return
     chosen = (f" (auto chose {summary['chosen']}, rounded to {summary['bins']} bins)"
               if summary.get("chosen") else "")
-    console.print(f"Registered [bold]{version['ref']}[/] = {' + '.join(v['ref'] for v in versions)} + "
-                  f"{summary['calibrator']}{chosen}, fit on {len(df)} rows")
+    console.print(f"Registered [bold]{escape(version['ref'])}[/] = "
+                  f"{escape(' + '.join(v['ref'] for v in versions))} + "
+                  f"{escape(summary['calibrator'])}{escape(chosen)}, fit on {len(df)} rows")
     if "weights" in summary:
-        console.print("ensemble weights: " + ", ".join(
-            f"{v['ref']} {w:.3f}" for v, w in zip(versions, summary["weights"], strict=True)))
-    print_before_after(version["metrics"], title="Calibration on DATA (calibrated: out of fold)")
-    console.print(f"reliability diagram: zoo report {version['ref']}")
+        console.print("ensemble weights: " + escape(", ".join(
+            f"{v['ref']} {w:.3f}" for v, w in zip(versions, summary["weights"], strict=True))))
+    print_before_after(version["metrics"], title=f"Calibration on {escape(data)} ({len(df)} rows; "
+                       "calibrated: out of fold)")
+    console.print(f"reliability diagram: zoo report {escape(version['ref'])}")
+
+
+def check_log_loss(metrics: dict[str, float], calibrator: str, force: bool) -> None:
+    """Refuse a calibrator whose out-of-fold log loss is worse than the uncalibrated one's
+    (it would register a worse model); with ``force`` only warn."""
+    import warnings
+
+    after, before = metrics["log_loss"], metrics["log_loss" + UNCALIBRATED]
+    # A relative margin of 1e-6 keeps rounding noise of an identity-like calibrator from tripping it.
+    if not after > before * (1 + 1e-6) + 1e-12:
+        return
+    message = (f"{calibrator} raised the held-out log loss from {before:.4f} to {after:.4f} "
+               "(out of fold)")
+    if force:
+        warnings.warn(f"{message}; registered anyway (--force)", stacklevel=2)
+        return
+    raise ZooError(f"{message}: not registered; try another --method (auto picks by log loss), "
+                   "or --force to register it anyway")
 
 
 def _group_columns(text: str | None) -> list[str]:
@@ -185,7 +210,7 @@ def print_before_after(values: dict[str, float], title: str) -> None:
     table = make_table("metric", "uncalibrated", "calibrated", title=title)
     for key in METRICS:
         if key in values:
-            table.add_row(key, _fmt(values.get(key + UNCALIBRATED)), _fmt(values[key]))
+            table.add_row(escape(key), _fmt(values.get(key + UNCALIBRATED)), _fmt(values[key]))
     console.print(table)
 
 

@@ -15,7 +15,16 @@ import click
 
 import zoo
 from zoo import DataError, NotFoundError, ZooError
-from zoo.clitools import console, err_console, json_option, make_table, open_registry, parse_pairs, print_json
+from zoo.clitools import (
+    console,
+    err_console,
+    escape,
+    json_option,
+    make_table,
+    open_registry,
+    parse_pairs,
+    print_json,
+)
 
 #: The test used when none is named.
 DEFAULT_TEST = "drift.auto"
@@ -61,7 +70,7 @@ def drift(ctx: click.Context, reference: str, current: str, test_name: str, corr
       1  an error (bad file, missing column, unknown test, ...)
       2  a usage error (bad option)
     """
-    from zoo.data import read_table
+    from zoo.data import by_type, read_table
 
     info = resolve_test(zoo.build_catalogue(), test_name)
     param_values = parse_pairs(params, "--param")
@@ -69,8 +78,9 @@ def drift(ctx: click.Context, reference: str, current: str, test_name: str, corr
         if fixed in param_values:
             raise ZooError(f"set {fixed} with --{fixed}, not --param")
     model = info.create(alpha=alpha, correction=correction, **param_values)
-    ref_df, default_columns, source = _reference(ctx, reference)
-    cur_df = read_table(current)
+    ref_df, default_columns, source, schema = _reference(ctx, reference)
+    # Each column by the type the model learnt it as: dates as numbers, categories as text.
+    ref_df, cur_df = by_type(ref_df, schema), by_type(read_table(current), schema)
     chosen = _columns(columns, default_columns, list(ref_df.columns))
     ref_df = ref_df[chosen]
     with err_console.status(f"testing {len(chosen)} features with {info.name}"):
@@ -108,14 +118,15 @@ def resolve_test(catalogue: Any, name: str) -> Any:
     return catalogue.get(name, kind="drift_test")
 
 
-def _reference(ctx: click.Context, reference: str) -> tuple[Any, list[str] | None, str]:
-    """The reference table, the columns to test by default, and where it came from."""
+def _reference(ctx: click.Context, reference: str) -> tuple[Any, list[str] | None, str, Any]:
+    """The reference table, the columns to test by default, where it came from and the
+    model's input schema (None for a data file)."""
     from zoo.data import CSV_SUFFIXES, PARQUET_SUFFIXES, read_table
     from zoo.drift import load_reference
 
     path = Path(reference)
     if path.is_file() or path.suffix.lower() in CSV_SUFFIXES | PARQUET_SUFFIXES:
-        return read_table(path), None, str(path)
+        return read_table(path), None, str(path), None
     registry = open_registry(ctx)
     try:
         version = registry.get(reference)
@@ -125,7 +136,8 @@ def _reference(ctx: click.Context, reference: str) -> tuple[Any, list[str] | Non
     df = load_reference(registry, version)
     features = [str(c) for c in (version.get("metadata") or {}).get("feature_names", [])]
     features = [c for c in features if c in set(map(str, df.columns))]
-    return df, features or None, f"{version['ref']} (its reference sample)"
+    schema = (version.get("metadata") or {}).get("input_schema")
+    return df, features or None, f"{version['ref']} (its reference sample)", schema
 
 
 def _columns(option: str | None, default: list[str] | None, available: list[Any]) -> list[Any]:
@@ -148,7 +160,7 @@ def _print(result: dict[str, Any], test: str, plot: str | None) -> None:
         flag = "[bold red]yes[/]" if row["drift"] else "[green]no[/]"
         if row.get("band"):  # PSI decides by its bands, not a p-value
             flag += f" ({row['band']})"
-        table.add_row(str(row["feature"]), str(row["test"]), _fmt(row.get("statistic")),
+        table.add_row(escape(row["feature"]), escape(row["test"]), _fmt(row.get("statistic")),
                       _fmt(row.get("p_value")), _fmt(row.get("p_adjusted")), flag)
     console.print(table)
     rows = result.get("rows", {})
@@ -157,7 +169,7 @@ def _print(result: dict[str, Any], test: str, plot: str | None) -> None:
     if result["drift"]:
         drifted = result["drifted"]
         more = f" and {len(drifted) - 8} more" if len(drifted) > 8 else ""
-        shown = ", ".join(map(str, drifted[:8])) + more
+        shown = escape(", ".join(map(str, drifted[:8]))) + more
         console.print(f"[bold red]Drift[/] in {len(drifted)} of {n} features: {shown} ({sizes}; exit status "
                       f"{DRIFT_EXIT})", highlight=False)
     else:
@@ -165,7 +177,7 @@ def _print(result: dict[str, Any], test: str, plot: str | None) -> None:
         note = f"; smallest adjusted p = {smallest:.3g}" if smallest is not None else ""
         console.print(f"[green]No drift[/] in {n} features ({sizes}{note})", highlight=False)
     if plot:
-        err_console.print(f"Wrote {plot}", highlight=False)
+        err_console.print(f"Wrote {escape(plot)}", highlight=False)
 
 
 def _fmt(value: Any) -> str:

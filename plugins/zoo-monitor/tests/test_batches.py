@@ -154,3 +154,18 @@ def test_concurrent_scoring_in_several_threads_records_every_batch(classifier, c
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda n: model.predict(X.iloc[:n]), range(1, 101)))
         assert sorted(b["rows"] for b in stored_batches(reg, limit=200)) == list(range(1, 101))
+
+
+def test_unseen_levels_and_new_missing_values_are_counted_in_the_batch(tmp_path, registry_path, zoo):
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"plan": rng.choice(["basic", "pro"], 200), "x": rng.normal(size=200)})
+    train["churned"] = (train["plan"] == "pro").astype(int)
+    train.to_csv(tmp_path / "train.csv", index=False)
+    zoo("train", "lightgbm.classifier", tmp_path / "train.csv", "--target", "churned", "--name", "c")
+    new = pd.DataFrame({"plan": ["basic", "enterprise", "pro", "enterprise"],
+                        "x": [0.1, None, 0.3, 0.2]})
+    new.to_csv(tmp_path / "new.csv", index=False)
+    zoo("predict", "c:1", tmp_path / "new.csv", "-o", tmp_path / "out.csv")
+    with Registry(registry_path) as reg:
+        (batch,) = stored_batches(reg, "c:1")
+    assert batch["summary"]["unseen_categories"] == 2 and batch["summary"]["new_missing"] == 1

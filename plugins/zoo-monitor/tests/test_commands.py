@@ -167,3 +167,33 @@ def test_bad_input_is_one_line_and_writes_nothing(zoo, one_line_error, files, re
     with Registry(registry_path) as reg:
         assert store.alerts(reg) == [] and store.batches(reg) == []
         assert [v["ref"] for v in reg.versions()] == ["bare:1", "cancer:1"]
+
+
+def test_performance_changes_read_better_or_worse_by_each_metrics_direction(zoo, files):
+    from zoo_monitor.commands import change_text
+    from zoo_monitor.health import _drop
+
+    # Issue 18 printed "worse by -12.4%" for a ROC-AUC that rose and a log loss that fell.
+    assert change_text(_drop("roc_auc", 0.80, 0.90)) == "12.5% better"
+    assert change_text(_drop("log_loss", 0.30, 0.15)) == "50.0% better"
+    assert change_text(_drop("log_loss", 0.10, 0.16)) == "60.0% worse"
+    assert change_text(_drop("rmse", 2.0, 1.0)) == "50.0% better"
+    assert change_text(_drop("accuracy", 0.9, 0.9)) == "unchanged" and change_text(None) == ""
+    text = zoo("monitor", "cancer:1", files["noisy"], "--target", "target", ok=False).output
+    table = text[text.index("Performance"):]
+    assert "worse by" not in text and "-%" not in table
+    assert "worse" in table  # flipped labels: accuracy and ROC-AUC fell
+
+
+def test_retrain_columns_are_the_versions_features_not_its_whole_training_table():
+    from zoo_monitor.commands import _training_columns
+
+    # Registered from Python with the fingerprint of a wider table (ids, notes): the model
+    # uses two of its columns, and a challenger is trained on those and the label only.
+    version = {"metadata": {"feature_names": ["a", "b"], "target": "y"},
+               "data": {"schema": {"id": "int64", "a": "float64", "b": "float64", "note": "object",
+                                   "y": "int64"}}}
+    assert _training_columns(version, "label") == ["a", "b", "label"]
+    # A version that recorded no feature names falls back to its schema less its label.
+    version["metadata"] = {"target": "y"}
+    assert _training_columns(version, "y") == ["id", "a", "b", "note", "y"]

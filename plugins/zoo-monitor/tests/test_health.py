@@ -144,3 +144,34 @@ def test_bad_input_is_one_clear_error(watch):
         monitor.fit(clean)
     with pytest.raises(ZooError, match="not fitted"):
         build_catalogue().get("monitor.health").create().observe(clean)
+
+
+def test_labels_that_show_no_metric_worse_weigh_above_drift(register, cancer, registry_path, shifted):
+    """Issue 18: one drifted feature scored HIGH while labelled performance beat validation."""
+    train_rows, clean = cancer
+    version = register("cancer", "sklearn.logistic_regression", train_rows, "target")
+    with Registry(registry_path) as reg:
+        reference = load_reference(reg, version)
+        model = reg.load("cancer:1", observed=False)
+    features = list(model.feature_names_in_)
+    baseline = baseline_of(version)
+    # Stored validation metrics the new rows beat: every metric better now.
+    baseline["metrics"] = {"accuracy": 0.5, "roc_auc": 0.5, "f1": 0.5, "log_loss": 5.0}
+    monitor = build_catalogue().get("monitor.health").create()
+    monitor.fit(reference, predict_table(model, reference[features]), baseline)
+    rows = shifted(clean.iloc[:135], DRIFTED, 1.0)
+    predictions = predict_table(model, rows[features])
+    unlabelled = monitor.observe(rows, predictions)
+    labelled = monitor.observe(rows, predictions, rows["target"])
+    assert labelled["drift"]["drifted"] == unlabelled["drift"]["drifted"] and unlabelled["drift"]["drifted"]
+    assert all(v < 0 for v in labelled["performance"]["drops"].values())
+    assert labelled["drivers"]["drift"] == pytest.approx(unlabelled["drivers"]["drift"] * 0.25, abs=0.1)
+    assert labelled["health"] >= 90 > unlabelled["health"] + 15
+    assert "as good as or better than at validation" in labelled["explanation"]
+    assert "driven by drift" in unlabelled["explanation"] and "3 of 30 features" in unlabelled["explanation"]
+    # A metric worse than at validation: drift counts fully again, beside the performance penalty.
+    baseline["metrics"] = {"accuracy": 0.999, "roc_auc": 0.9999, "f1": 0.999}
+    monitor.fit(reference, predict_table(model, reference[features]), baseline)
+    worse = monitor.observe(rows, predictions, rows["target"])
+    assert worse["drivers"]["drift"] == pytest.approx(unlabelled["drivers"]["drift"], abs=0.1)
+    assert worse["health"] <= unlabelled["health"] and "labelled performance cost" in worse["explanation"]

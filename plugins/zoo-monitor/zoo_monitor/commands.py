@@ -16,6 +16,7 @@ from zoo import DataError, ZooError
 from zoo.clitools import (
     console,
     err_console,
+    escape,
     json_option,
     make_table,
     open_registry,
@@ -115,6 +116,7 @@ def _check(registry: Any, version: dict[str, Any], current: str, target: str | N
     from zoo_monitor import store
     from zoo_monitor.batches import shift, summarise
     from zoo_monitor.health import baseline_of, severity_of
+    from zoo_monitor.validate import check_reference
 
     with progress_steps() as step:
         df = read_table(current)
@@ -122,6 +124,7 @@ def _check(registry: Any, version: dict[str, Any], current: str, target: str | N
             shown = ", ".join(map(str, list(df.columns)[:20]))
             raise DataError(f"no column {target!r} in {current}; columns are: {shown}")
         step(f"reading the reference sample of {version['ref']}")
+        check_reference(registry, version)  # bounded before pandas reads it (validate.py)
         reference = load_reference(registry, version)
         model = registry.load(version["ref"], observed=False)  # this check is not a served batch
         features = [str(c) for c in model.feature_names_in_]
@@ -171,7 +174,8 @@ def _check(registry: Any, version: dict[str, Any], current: str, target: str | N
     return {"ref": version["ref"], "data": current, "rows": int(len(df)), "health": health,
             "severity": severity_of(health), "threshold": threshold, "healthy": health >= threshold,
             "cooldown": cooldown, "drift": result["drift"], "performance": result["performance"],
-            "prediction_shift": result["prediction_shift"], "alerts": alerts, "batches": batches,
+            "prediction_shift": result["prediction_shift"], "drivers": result.get("drivers", {}),
+            "explanation": result.get("explanation", ""), "alerts": alerts, "batches": batches,
             "challenger": None, "notes": notes, "_data": df}
 
 
@@ -190,7 +194,7 @@ def _retrain(registry: Any, version: dict[str, Any], df: Any, target: str, healt
     if missing:
         raise DataError(f"CURRENT has no column {missing[0]!r}, which {version['ref']} was trained "
                         "with: --retrain trains on the same columns")
-    with err_console.status(f"training a challenger of {version['ref']} on {len(df)} rows"):
+    with progress_steps(f"training a challenger of {escape(version['ref'])} on {len(df)} rows"):
         new, _ = zoo.train_and_register(
             registry, info, df[columns], target, name=version["name"], params=params,
             parents=[version["ref"]], relation=RELATION,
@@ -202,14 +206,14 @@ def _retrain(registry: Any, version: dict[str, Any], df: Any, target: str, healt
 
 
 def _training_columns(version: dict[str, Any], target: str) -> list[str]:
-    """The columns REF was trained on, its label renamed to ``target``: the schema of its
-    training table, else (a version registered from Python) its features."""
+    """The columns REF's model uses, then ``target``: its features (not every column of its
+    training table, which may hold ids and columns the component ignored), else, for a
+    version that did not record them, its training table's schema less its label."""
     meta = version.get("metadata") or {}
-    schema = list((version.get("data") or {}).get("schema") or {})
-    if schema:
+    features = [str(c) for c in meta.get("feature_names") or []]
+    if not features:
+        schema = list((version.get("data") or {}).get("schema") or {})
         features = [c for c in schema if c != meta.get("target")]
-    else:
-        features = list(meta.get("feature_names") or [])
     return [c for c in features if c != target] + [target]
 
 
@@ -221,7 +225,7 @@ def _print_report(report: dict[str, Any], retrain: bool) -> None:
 
     health, drift, perf = report["health"], report["drift"], report["performance"]
     style = _health_style(health)
-    lines = [f"[bold]{report['ref']}[/] on {report['data']} ({report['rows']} rows)",
+    lines = [f"[bold]{escape(report['ref'])}[/] on {escape(report['data'])} ({report['rows']} rows)",
              f"health [{style}]{health:.0f}/100[/]"
              + (f" ({report['severity']})" if report["severity"] else "")
              + f", threshold {report['threshold']:g}: "
@@ -232,6 +236,8 @@ def _print_report(report: dict[str, Any], retrain: bool) -> None:
     if perf:
         lines.append(f"performance on {perf['rows']} labelled rows: mean degradation "
                      f"{perf['degradation']:.1%} beyond tolerance: {_points(perf['penalty'])}")
+    if report.get("explanation"):
+        lines.append(escape(report["explanation"]))
     shift = report["prediction_shift"]
     if shift:
         psi = f"PSI {shift['psi']:.3f}" if shift.get("psi") is not None else "no PSI"
@@ -241,19 +247,18 @@ def _print_report(report: dict[str, Any], retrain: bool) -> None:
     drifted = sorted((f for f in drift["features"] if f["drift"]), key=lambda f: -(f.get("psi") or 0))
     if drifted:
         table = make_table("feature", "test", "statistic", "p adjusted", "PSI", "weight",
-                           title=f"Drifted features ({len(drifted)})")
+                           title=f"Drifted features ({len(drifted)})", drop=("test", "statistic"))
         for f in drifted[:20]:
-            table.add_row(str(f["feature"]), str(f.get("test", "")), _fmt(f.get("statistic")),
+            table.add_row(escape(f["feature"]), escape(f.get("test", "")), _fmt(f.get("statistic")),
                           _fmt(f.get("p_adjusted")), _fmt(f.get("psi")), f"{f['weight']:.2f}")
         console.print(table)
         if len(drifted) > 20:
             console.print(f"... and {len(drifted) - 20} more (--json lists every feature)")
     if perf:
-        table = make_table("metric", "validation", "now", "worse by", title="Performance")
+        table = make_table("metric", "validation", "now", "change", title="Performance")
         for key, now in perf["metrics"].items():
-            drop = perf["drops"].get(key)
-            table.add_row(key, _fmt(perf["baseline"].get(key)), _fmt(now),
-                          "" if drop is None else f"{drop:.1%}")
+            table.add_row(escape(key), _fmt(perf["baseline"].get(key)), _fmt(now),
+                          change_text(perf["drops"].get(key)))
         console.print(table)
     if report["alerts"]:
         table = make_table("check", "severity", "message", "stored", title="Alerts")
@@ -263,35 +268,46 @@ def _print_report(report: dict[str, Any], retrain: bool) -> None:
             else:
                 by = a["suppressed_by"]
                 status = (f"[dim]suppressed by the cooldown: #{by['id']} "
-                          f"({by['severity']}, {_when(by['at'])})[/]")
-            table.add_row(a["check"], _severity(a["severity"]), a["message"], status)
+                          f"({escape(by['severity'])}, {escape(_when(by['at']))})[/]")
+            table.add_row(escape(a["check"]), _severity(a["severity"]), escape(a["message"]), status)
         console.print(table)
     else:
         console.print("No alerts.")
     if report["batches"]:
         table = make_table("at", "source", "rows", "ms", "rows/s", "prediction shift",
-                           title=f"Recent batches of {report['ref']}")
+                           title=f"Recent batches of {escape(report['ref'])}", drop=("rows/s", "source"))
         for b in report["batches"]:
-            table.add_row(_when(b["at"]), b["source"], str(b["rows"]),
+            table.add_row(escape(_when(b["at"])), escape(b["source"]), str(b["rows"]),
                           f"{b['seconds'] * 1000:.1f}", _fmt(b["rows_per_second"], ".0f"),
                           _shift_text(b["prediction_shift"]))
         console.print(table)
     challenger = report.get("challenger")
     if challenger:
         metrics = ", ".join(f"{k} {v:.4g}" for k, v in challenger["metrics"].items())
-        console.print(f"Registered [bold]{challenger['ref']}[/] ({CHALLENGER}), retrained from "
-                      f"{report['ref']} on {report['data']}; held-out metrics: {metrics}")
-        console.print(f"Compare before promoting: zoo compare {report['ref']} {challenger['ref']} "
-                      "LABELLED.csv --target COL")
+        console.print(f"Registered [bold]{escape(challenger['ref'])}[/] ({CHALLENGER}), retrained from "
+                      f"{escape(report['ref'])} on {escape(report['data'])}; held-out metrics: "
+                      f"{escape(metrics)}")
+        console.print(f"Compare before promoting: zoo compare {escape(report['ref'])} "
+                      f"{escape(challenger['ref'])} LABELLED.csv --target COL")
     elif retrain:
         console.print("Healthy: no challenger trained.")
     for note in report["notes"]:
-        err_console.print(note, highlight=False, soft_wrap=True)
+        err_console.print(escape(note), highlight=False, soft_wrap=True)
 
 
 def _when(timestamp: str) -> str:
     """An ISO timestamp to seconds, for tables."""
     return timestamp[:19].replace("T", " ")
+
+
+def change_text(drop: float | None) -> str:
+    """A metric's change since validation, by its direction: ``_drop`` is positive when the
+    metric got worse (a lower ROC-AUC, a higher log loss) and negative when it got better."""
+    if drop is None:
+        return ""
+    if abs(drop) < 0.0005:
+        return "unchanged"
+    return f"{abs(drop):.1%} {'worse' if drop > 0 else 'better'}"
 
 
 def _points(penalty: float) -> str:
@@ -303,7 +319,7 @@ def _health_style(health: float) -> str:
 
 
 def _severity(severity: str) -> str:
-    return f"[{SEVERITY_STYLE.get(severity, '')}]{severity}[/]"
+    return f"[{SEVERITY_STYLE.get(severity, 'default')}]{escape(severity)}[/]"
 
 
 def _shift_text(value: dict[str, Any] | None) -> str:
@@ -366,10 +382,10 @@ def alerts(ctx: click.Context, ref: str | None, severity: str, limit: int, as_js
     if as_json:
         print_json(_clean(rows))
         return
-    table = make_table("at", "ref", "severity", "check", "message", title="Alerts")
+    table = make_table("at", "ref", "severity", "check", "message", title="Alerts", drop=("check",))
     for a in rows:
-        table.add_row(_when(a["at"]), a["ref"], _severity(a["severity"]), a["check"],
-                      a["message"])
+        table.add_row(escape(_when(a["at"])), escape(a["ref"]), _severity(a["severity"]), escape(a["check"]),
+                      escape(a["message"]))
     console.print(table if rows else "No alerts.")
 
 
@@ -389,12 +405,12 @@ def batches(ctx: click.Context, ref: str, limit: int, as_json: bool) -> None:
         print_json(_clean(rows))
         return
     table = make_table("at", "ref", "source", "rows", "ms", "predictions", "missing",
-                       title="Scored batches")
+                       title="Scored batches", drop=("missing", "source", "ms"))
     for b in rows:
         s = b["summary"]
-        table.add_row(_when(b["at"]), b["ref"], b["source"], str(b["rows"]),
-                      f"{b['seconds'] * 1000:.1f}", _prediction_text(s), _missing_text(s))
-    console.print(table if rows else f"No batches recorded for {ref}.")
+        table.add_row(escape(_when(b["at"])), escape(b["ref"]), escape(b["source"]), str(b["rows"]),
+                      f"{b['seconds'] * 1000:.1f}", escape(_prediction_text(s)), escape(_missing_text(s)))
+    console.print(table if rows else f"No batches recorded for {escape(ref)}.")
 
 
 def _prediction_text(summary: dict[str, Any]) -> str:

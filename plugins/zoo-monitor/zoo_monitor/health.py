@@ -54,6 +54,13 @@ class HealthMonitor(Monitor):
       noisy on samples of a few hundred rows. With the defaults every metric 5% worse costs
       21 points, 10% 44 and 20% 67.
 
+    - With labels, performance is measured rather than guessed at: when no scored metric is
+      worse than at validation, the drift penalty is multiplied by ``labelled_drift`` (0.25),
+      so drifted features whose model still does as well cost a quarter as much; once a
+      metric is worse, drift counts fully beside the performance penalty. The result's
+      ``drivers`` gives each part's points and ``explanation`` says in words what drove
+      the score.
+
     Both penalties grow with more drift and with worse metrics, so the score is monotone.
     Severity: below 80 LOW, 60 MEDIUM, 40 HIGH, 20 CRITICAL (check ``health``). Further checks:
     ``performance`` (the task's headline metric, roc_auc or rmse, worse by more than
@@ -68,7 +75,7 @@ class HealthMonitor(Monitor):
                  effect_full: float = 0.2, drift_weight: float = 80.0, drift_scale: float = 0.2,
                  performance_weight: float = 80.0, performance_scale: float = 0.1,
                  tolerance: float = 0.02, performance_drop: float = 0.1, latency_factor: float = 3.0,
-                 cooldown: float = 3600.0):
+                 cooldown: float = 3600.0, labelled_drift: float = 0.25):
         self.store_params(locals())
 
     # --- fitting ---
@@ -122,10 +129,19 @@ class HealthMonitor(Monitor):
         drift = self._drift(X[self.features_])
         performance = self._performance(predictions, y) if y is not None else {}
         shift = self._prediction_shift(predictions) if predictions is not None else {}
+        drift["discounted"] = bool(performance) and not any(
+            v > 0 for k, v in performance["drops"].items() if k not in UNSCORED)
+        if drift["discounted"]:
+            # Labels show the model doing as well as at validation: the drift is not hurting it.
+            drift["penalty"] *= self.labelled_drift
         penalty = drift["penalty"] + performance.get("penalty", 0.0)
         health = round(min(100.0, max(0.0, 100.0 - penalty)), 1)
+        drivers = {"drift": round(drift["penalty"], 1)}
+        if performance:
+            drivers["performance"] = round(performance["penalty"], 1)
         result = {"health": health, "rows": int(len(X)), "drift": drift, "performance": performance,
-                  "prediction_shift": shift}
+                  "prediction_shift": shift, "drivers": drivers,
+                  "explanation": _explain(health, drift, performance, self.labelled_drift)}
         result["alerts"] = self._alerts(result)
         return result
 
@@ -298,6 +314,9 @@ class HealthMonitor(Monitor):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value >= 0:
                 raise ZooError(f"monitor.health: {name} must be a number >= 0, got {value!r}")
+        if not isinstance(self.labelled_drift, (int, float)) or not 0 <= self.labelled_drift <= 1:
+            raise ZooError("monitor.health: labelled_drift must be between 0 and 1, "
+                           f"got {self.labelled_drift!r}")
 
     def _drift_test(self) -> Any:
         return _catalogue_test(self.drift_test, alpha=self.alpha, correction=self.correction)
@@ -366,6 +385,31 @@ def _catalogue_test(name: str, **params: Any) -> Any:
                            "(zoo install zoo-drift)") from None
         raise exc from None
     return info.create(**{k: v for k, v in params.items() if k in info.params})
+
+
+def _explain(health: float, drift: dict[str, Any], perf: dict[str, Any], factor: float) -> str:
+    """What drove a health score, in words: the points each part cost and why."""
+    n, p = len(drift["drifted"]), len(drift["features"])
+    parts = []
+    if drift["penalty"] >= 0.05:
+        weighed = f" (x{factor:g}: the labels show no metric worse)" if drift.get("discounted") else ""
+        parts.append(f"drift of {n} of {p} features cost {drift['penalty']:.1f} points{weighed}")
+    if perf:
+        drops = {k: v for k, v in perf["drops"].items() if k not in UNSCORED}
+        worse = sorted((kv for kv in drops.items() if kv[1] > 0), key=lambda kv: -kv[1])
+        if perf["penalty"] >= 0.05:
+            named = ", ".join(f"{k} {v:.1%} worse" for k, v in worse[:2])
+            parts.append(f"labelled performance cost {perf['penalty']:.1f} points ({named})")
+        elif drops and all(v <= 0 for v in drops.values()):
+            parts.append("labelled performance is as good as or better than at validation")
+        else:
+            parts.append("labelled performance is within tolerance of validation")
+    if not parts:
+        return f"health {health:.0f}/100: no drift and no performance drop"
+    main = "drift" if drift["penalty"] >= perf.get("penalty", 0.0) else "performance"
+    if drift["penalty"] < 0.05 and perf.get("penalty", 0.0) < 0.05:
+        return f"health {health:.0f}/100: " + "; ".join(parts)
+    return f"health {health:.0f}/100, driven by {main}: " + "; ".join(parts)
 
 
 def _drop(key: str, then: float, now: float) -> float | None:

@@ -15,7 +15,16 @@ import click
 
 import zoo
 from zoo import DataError, NotFoundError
-from zoo.clitools import console, err_console, json_option, make_table, open_registry, parse_pairs, print_json
+from zoo.clitools import (
+    console,
+    err_console,
+    escape,
+    json_option,
+    make_table,
+    open_registry,
+    parse_pairs,
+    print_json,
+)
 
 #: The detector used when none is named.
 DEFAULT_DETECTOR = "pyod.auto"
@@ -44,12 +53,14 @@ SHOWN = 20
                    "data, 1 for none). Default: found per dimension.")
 @click.option("--threshold", type=float,
               help="Time-series mode: robust z-score beyond which a point is flagged [default: 3.5].")
+@click.option("--features", metavar="A,B,...", help="Score these columns only (fitting a COMPONENT).")
+@click.option("--drop", metavar="A,B,...", help="Columns not to score (IDs, labels, ...).")
 @json_option
 @click.pass_context
 def detect(ctx: click.Context, args: tuple[str, ...], contamination: float | None,
            params: tuple[str, ...], output: str | None, explain: bool, time_column: str | None,
            dimensions: str | None, baseline_window: int, period: int | None, threshold: float | None,
-           as_json: bool) -> None:
+           features: str | None, drop: str | None, as_json: bool) -> None:
     """Flag anomalous rows of DATA (CSV or Parquet).
 
     With a registered detector REF (name, name:3, name@alias) the rows are scored against
@@ -85,17 +96,19 @@ def detect(ctx: click.Context, args: tuple[str, ...], contamination: float | Non
     if threshold is not None or period is not None:
         raise DataError("--threshold and --period are for time-series mode (--time-column); "
                         "for tables use --contamination")
-    _detect_table(ctx, detector, data, contamination, params, output, explain, as_json)
+    _detect_table(ctx, detector, data, contamination, params, output, explain, as_json,
+                  columns=(features, drop))
 
 
 # --- tables ---
 
 
 def _detect_table(ctx: click.Context, detector: str | None, data: str, contamination: float | None,
-                  params: tuple[str, ...], output: str | None, explain: bool, as_json: bool) -> None:
+                  params: tuple[str, ...], output: str | None, explain: bool, as_json: bool,
+                  columns: tuple[str | None, str | None] = (None, None)) -> None:
     import numpy as np
 
-    from zoo.data import align, as_frame, read_table
+    from zoo.data import align, choose_columns, read_table
 
     catalogue = zoo.build_catalogue()
     name = detector or DEFAULT_DETECTOR
@@ -132,14 +145,16 @@ def _detect_table(ctx: click.Context, detector: str | None, data: str, contamina
             model.set_contamination(contamination)
 
     df = read_table(data)
+    if version is None and any(columns):  # a registered detector scores the columns it learnt
+        df = choose_columns(df, None, *columns)
     start = time.perf_counter()
     with err_console.status(f"{'fitting and scoring' if version is None else 'scoring'} "
                             f"{len(df)} rows with {name}"):
         if version is None:
-            X = as_frame(df)
+            X = df
             model.fit(X)
         else:
-            X = align(df, list(model.feature_names_in_))
+            X = align(df, list(model.feature_names_in_), schema=getattr(model, "input_schema_", None))
         scores = np.asarray(model.decision_function(X), dtype=float)
         flagged = scores > model.threshold_
         try:
@@ -244,7 +259,7 @@ def _finish(out: Any, summary: dict[str, Any], output: str | None, as_json: bool
 
     if output:
         write_table(out, output)
-        err_console.print(f"Wrote {len(out)} rows to {output}", highlight=False)
+        err_console.print(f"Wrote {len(out)} rows to {escape(output)}", highlight=False)
     if as_json:
         flagged = out[out["anomaly"] == 1]
         records = json.loads(flagged.to_json(orient="records", date_format="iso"))
@@ -266,16 +281,16 @@ def _finish(out: Any, summary: dict[str, Any], output: str | None, as_json: bool
                       "first baseline", highlight=False)
     else:
         fitted = " (fitted on this data)" if summary["fitted_on_data"] else ""
-        console.print(f"{flagged} of {rows} rows flagged ({share:.1%}) by {summary['detector']}"
+        console.print(f"{flagged} of {rows} rows flagged ({share:.1%}) by {escape(summary['detector'])}"
                       f"{fitted}: score above {summary['threshold']:.4g}, the threshold that flags "
                       f"{summary['contamination']:.1%} of its training rows", highlight=False)
     columns, table_rows = shown
     if table_rows:
-        table = make_table(*columns, title="Flagged")
+        table = make_table(*map(escape, columns), title="Flagged")  # CSV headers: untrusted
         if flagged > SHOWN:
             table.caption = f"top {SHOWN} of {flagged}; all of them with -o or --json"
         for r in table_rows:
-            table.add_row(*r)
+            table.add_row(*map(escape, r))
         console.print(table)
 
 

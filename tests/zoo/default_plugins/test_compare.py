@@ -48,3 +48,19 @@ def test_compare_errors_are_one_line(register, cancer_csv, friedman_csv):
         zoo("compare", "cancer", "cancer", cancer_csv, "--target", "label", ok=False))
     assert "unknown metric 'auc'" in one_line_error(
         zoo("compare", "cancer", "cancer", cancer_csv, "--target", "target", "--metric", "auc", ok=False))
+
+
+def test_compare_warns_about_extra_columns_once_and_its_ci_agrees_with_p(register, cancer_csv, tmp_path):
+    df = pd.read_csv(cancer_csv)
+    register("cancer", "zoo.baseline_classifier", df, "target")
+    register("cancer", "xgboost.classifier", df, "target", n_estimators=5, n_jobs=1)
+    extra = tmp_path / "extra.csv"
+    df.assign(note="x").to_csv(extra, index=False)
+    result = zoo("compare", "cancer:1", "cancer:2", extra, "--target", "target", "--bootstrap", "200")
+    assert result.output.count("ignoring column") == 1  # both models warned; said once
+    text = " ".join(result.output.split())
+    assert "excludes 0 exactly when p < 0.05" in text and "p < 0.005)" in text  # not "p = 0"
+    report = json.loads(zoo("compare", "cancer:1", "cancer:2", extra, "--target", "target", "--json",
+                            "--bootstrap", "200").stdout)
+    for t in report["metrics"].values():
+        assert (t["low"] > 0 or t["high"] < 0) == t["significant"]

@@ -100,6 +100,8 @@ def test_prediction_sets_90_cover_88_to_92_percent_of_classes():
     assert got["mean_size"] < 2.0
     assert set(columns["prediction_set"]) <= {"a", "b", "c", "a|b", "a|c", "b|c", "a|b|c", ""}
     assert np.array_equal(columns["set_size"], columns["_members"].sum(axis=1))
+    # The note printed with the sets says what an empty one means (issue 18: unexplained).
+    assert "an empty set (set_size 0) means no class is likely enough" in conformal.describe(record, 0.9)
 
 
 def test_conformal_quantile_is_the_finite_sample_order_statistic():

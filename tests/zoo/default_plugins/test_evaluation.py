@@ -213,3 +213,32 @@ def test_held_out_rows_of_a_single_class_still_give_artifacts_and_no_warning(tra
         result, artifacts = trained("zoo.baseline_classifier", df, "a")
     assert artifacts["roc_curve.png"].read_bytes()[:8] == PNG
     assert json.loads(artifacts["conformal.json"].read_text())["n_calibration"] == result.n_test
+
+
+def test_mcnemar_interval_excludes_zero_exactly_when_its_p_value_is_significant():
+    # Issue 18: an accuracy interval of -0.059 ... -0.006 came with p = 0.062.
+    for only_a in range(0, 45):
+        for only_b in range(0, 45):
+            p = evaluation.mcnemar([True] * only_a + [False] * only_b, [False] * only_a + [True] * only_b)
+            for alpha in (0.05, 0.1):
+                low, high = evaluation.mcnemar_interval(only_a, only_b, 200, 1 - alpha)
+                assert low <= (only_b - only_a) / 200 <= high
+                assert (low > 0 or high < 0) == (p["p_value"] < alpha), (only_a, only_b, alpha, p, low, high)
+
+
+def test_compare_intervals_and_p_values_never_contradict(cancer):
+    X, y, X_test, y_test = cancer
+    a = fitted("sklearn.logistic_regression", X[["mean radius", "mean texture"]], y)
+    b = fitted("sklearn.logistic_regression", X[["mean radius", "worst texture"]], y)
+    rows = X_test.assign()
+    seen = set()
+    for seed in range(6):
+        take = np.random.default_rng(seed).choice(len(rows), 120, replace=False)
+        with pytest.warns(Warning):  # each model ignores the columns it was not fit on
+            result = evaluation.compare(a, b, rows.iloc[take], y_test.iloc[take], n_boot=200, seed=seed,
+                                        alpha=0.1)
+        for key, t in result["metrics"].items():
+            excludes = t["low"] > 0 or t["high"] < 0
+            assert excludes == t["significant"] == (t["p_value"] < 0.1), (seed, key, t)
+            seen.add(t["significant"])
+    assert seen == {True, False}  # both verdicts occurred, so the check had teeth

@@ -88,3 +88,24 @@ def test_report_of_an_unknown_version_is_one_line():
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert [ln for ln in result.output.splitlines() if ln.startswith("Error:")] == [
         "Error: no model named 'ghost': the registry is empty"]
+
+
+def test_report_save_writes_each_artifact_under_a_readable_name(registry_path, tmp_path, model):
+    roc = tmp_path / "roc_curve.png"
+    roc.write_bytes(b"\x89PNG\r\n\x1a\nnot really a plot")
+    with Registry(registry_path) as reg:
+        reg.register("wine", model, artifacts={"roc_curve.png": roc})
+    out = tmp_path / "plots"
+    human = zoo("report", "wine:1", "--save", out).output
+    assert (out / "wine-1-roc_curve.png").read_bytes() == roc.read_bytes()
+    assert "wine-1-roc_curve.png" in human
+    listed = json.loads(zoo("report", "wine", "--save", out, "--json").stdout)["artifacts"]
+    assert listed[0]["saved"] == str(out / "wine-1-roc_curve.png")
+
+
+def test_saved_names_cannot_leave_the_directory():
+    from zoo.default_plugins.evaluate.commands import saved_name
+
+    assert saved_name("wine:5", "reliability.png") == "wine-5-reliability.png"
+    assert saved_name("m:1", "../../etc/passwd") == "m-1-..-..-etc-passwd"
+    assert "/" not in saved_name("m:1", "/abs/x\x1b[31m.png") and not saved_name(".:1", ".x").startswith(".")

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from zoo import DataError
-from zoo.clitools import console, err_console, json_option, make_table, open_registry, print_json
+from zoo.clitools import console, err_console, escape, json_option, make_table, open_registry, print_json
 
 #: Metric-name suffixes of baseline measurements, shown by ``zoo report`` as their own column:
 #: suffix -> heading.
@@ -73,7 +73,7 @@ def card(ctx: click.Context, ref: str, data: str | None, target: str | None, n_b
     text = evaluation.model_card(version, registry.lineage(ref), model_tags, scores, source, record)
     if output:
         Path(output).write_text(text, encoding="utf-8")
-        err_console.print(f"Wrote the model card of {version['ref']} to {output}")
+        err_console.print(f"Wrote the model card of {escape(version['ref'])} to {escape(output)}")
     else:
         click.echo(text, nl=False)
 
@@ -97,10 +97,13 @@ def compare(ctx: click.Context, ref_a: str, ref_b: str, data: str, target: str, 
             alpha: float, margin: float, n_boot: int, seed: int, as_json: bool) -> None:
     """Compare REF_A (current) with REF_B (candidate) on DATA: metrics, tests, recommendation.
 
-    Accuracy is tested with McNemar's test, the other metrics with a paired bootstrap. The
-    recommendation is promote (B is significantly better), keep (A is better, or the two do
-    not differ by more than --margin) or need more data.
+    Accuracy is tested with McNemar's test, the other metrics with a paired bootstrap; each
+    interval comes from the same test as its p-value, so the two agree. The recommendation
+    is promote (B is significantly better), keep (A is better, or the two do not differ by
+    more than --margin) or need more data.
     """
+    import warnings
+
     from zoo.data import read_table
 
     from .evaluation import compare as run_compare
@@ -117,40 +120,56 @@ def compare(ctx: click.Context, ref_a: str, ref_b: str, data: str, target: str, 
         if getattr(m, "kind", "") != "predictor":
             raise DataError(f"{v['ref']} is a {m.kind}: zoo compare is for classifiers and regressors")
     X, y = evaluate_data(model_a, read_table(data), target)
-    with err_console.status(f"scoring {va['ref']} and {vb['ref']} on {len(X)} rows"):
+    with err_console.status(f"scoring {escape(va['ref'])} and {escape(vb['ref'])} on {len(X)} rows"), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         result = run_compare(model_a, model_b, X, y, metric=metric, alpha=alpha, margin=margin,
                              n_boot=n_boot, seed=seed)
+    # Both models warn about the same extra columns: say it once.
+    for text, category in dict.fromkeys((str(w.message), w.category) for w in caught):
+        warnings.warn(text, category, stacklevel=1)
     result = {"a": va["ref"], "b": vb["ref"], **result}
     if as_json:
         print_json(result)
         return
-    table = make_table("metric", f"A {va['ref']}", f"B {vb['ref']}", "B - A", "95% CI", "p", "better",
-                       title=f"{va['ref']} against {vb['ref']} on {len(X)} labelled rows")
+    table = make_table("metric", f"A {escape(va['ref'])}", f"B {escape(vb['ref'])}", "B - A",
+                       f"{1 - alpha:.0%} CI", "p", "better",
+                       title=f"{escape(va['ref'])} against {escape(vb['ref'])} on {len(X)} labelled rows",
+                       drop=("B - A",))
     for key, t in result["metrics"].items():
         marker = " *" if key == result["metric"] else ""
-        table.add_row(key + marker, f"{t['a']:.4f}", f"{t['b']:.4f}", f"{t['diff']:+.4f}",
-                      f"{t['low']:+.3f}…{t['high']:+.3f}", f"{t['p_value']:.2g}",
+        table.add_row(escape(key) + marker, f"{t['a']:.4f}", f"{t['b']:.4f}", f"{t['diff']:+.4f}",
+                      f"{t['low']:+.3f}…{t['high']:+.3f}", _p_text(t["p_value"], n_boot),
                       {"a": "A", "b": "B", None: "-"}[t["better"]])
     console.print(table)
     tests = "accuracy: McNemar's test; " if "accuracy" in result["metrics"] else ""
-    console.print(f"p: {tests}paired bootstrap ({n_boot} resamples) for the others; significant "
-                  f"below {alpha}", highlight=False)
+    console.print(f"p and CI: {tests}paired bootstrap ({n_boot} resamples) for the others; each interval "
+                  f"inverts its metric's test, so it excludes 0 exactly when p < {alpha}", highlight=False)
     colour = {"promote": "green", "keep": "yellow", "need more data": "cyan"}[result["recommendation"]]
-    console.print(f"Recommendation ([bold]*[/] {result['metric']}): [bold {colour}]"
-                  f"{result['recommendation']}[/] — {result['reason']}")
+    console.print(f"Recommendation ([bold]*[/] {escape(result['metric'])}): [bold {colour}]"
+                  f"{result['recommendation']}[/] — {escape(result['reason'])}")
+
+
+def _p_text(p: float, n_boot: int) -> str:
+    """A p-value for a table; a bootstrap p of 0 only says "below one in n_boot"."""
+    return f"<{1 / n_boot:.2g}" if p == 0 else f"{p:.2g}"
 
 
 @click.command()
 @click.argument("ref")
+@click.option("--save", "save_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Copy each artifact (hash-checked) to DIR as REF-NAME, e.g. wine-5-reliability.png.")
 @json_option
 @click.pass_context
-def report(ctx: click.Context, ref: str, as_json: bool) -> None:
+def report(ctx: click.Context, ref: str, save_dir: str | None, as_json: bool) -> None:
     """Show version REF's metrics and the stored path of each of its extra artifacts (e.g. PNG plots).
 
     Generic on purpose: every artifact a version was registered with, other than the model
     itself, is listed with its path in the registry's store, whatever command made it
     (``zoo calibrate`` stores ``reliability.png``). Metrics measured on a baseline of the same
-    model (``<metric>_uncalibrated``) are shown beside the metric.
+    model (``<metric>_uncalibrated``) are shown beside the metric. With --save DIR each is
+    copied to DIR under a name a person can read (the version, then the artifact's name),
+    after its hash is checked.
     """
     registry = open_registry(ctx)
     version = registry.get(ref)
@@ -159,22 +178,42 @@ def report(ctx: click.Context, ref: str, as_json: bool) -> None:
          "exists": registry.artifacts.exists(sha)}
         for name, sha in version["artifacts"].items() if name != "model"
     ]
+    if save_dir:
+        from pathlib import Path
+
+        Path(save_dir).mkdir(parents=True, exist_ok=True)
+        for a in artifacts:
+            dest = Path(save_dir) / saved_name(version["ref"], a["name"])
+            a["saved"] = str(registry.verified_copy(version, dest, artifact=a["name"]))
     if as_json:
         print_json({"ref": version["ref"], "component": version["component"],
                     "created_at": version["created_at"], "parents": version["parents"],
                     "metrics": version["metrics"], "artifacts": artifacts})
         return
-    console.print(f"[bold]{version['ref']}[/]  {version['component']}  created {version['created_at'][:19]}")
+    console.print(f"[bold]{escape(version['ref'])}[/]  {escape(version['component'])}  "
+                  f"created {escape(version['created_at'][:19])}")
     for parent in version["parents"]:
-        console.print(f"{parent['relation']}: {parent['ref']}")
+        console.print(f"{escape(parent['relation'])}: {escape(parent['ref'])}")
     _print_metrics(version["metrics"])
     if not artifacts:
         console.print("No artifacts besides the model.")
         return
-    table = make_table("artifact", "path", title="Artifacts")
+    # Paths as lines, not table cells: cut to fit a terminal they could not be copied.
+    console.print("[bold]Artifacts[/]" + (f" (saved to {escape(save_dir)})" if save_dir else ""))
     for a in artifacts:
-        table.add_row(a["name"], a["path"] if a["exists"] else f"[red]missing[/] {a['path']}")
-    console.print(table)
+        path = escape(a.get("saved") or a["path"])
+        console.print(f"  {escape(a['name'])}: " + (path if a["exists"] else f"[red]missing[/] {path}"),
+                      highlight=False, soft_wrap=True)
+
+
+def saved_name(ref: str, artifact: str) -> str:
+    """A readable, safe file name for a version's artifact: ``wine:5`` and ``reliability.png``
+    give ``wine-5-reliability.png``. Names come from bundles too: no path separators, no
+    leading dot, only letters, digits and ``._-`` survive."""
+    import re
+
+    text = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{ref}-{artifact}").strip(".-")
+    return text[:200] or "artifact"
 
 
 def _print_metrics(metrics: dict[str, float]) -> None:
@@ -191,7 +230,8 @@ def _print_metrics(metrics: dict[str, float]) -> None:
                 names.append(key[: -len(suffix)])
     table = make_table("metric", "value", *baselines.values(), title="Metrics")
     for name in names:
-        table.add_row(name, _fmt(metrics.get(name)), *[_fmt(metrics.get(name + s)) for s in baselines])
+        table.add_row(escape(name), _fmt(metrics.get(name)),
+                      *[_fmt(metrics.get(name + s)) for s in baselines])
     console.print(table)
 
 

@@ -124,13 +124,44 @@ def mcnemar(correct_a: Any, correct_b: Any) -> dict[str, Any]:
             "p_value": float(p)}
 
 
+def mcnemar_interval(only_a_right: int, only_b_right: int, rows: int,
+                     level: float = 0.95) -> tuple[float, float]:
+    """The interval of the accuracy difference B - A that McNemar's test inverts, so that it
+    excludes 0 exactly when ``mcnemar``'s p-value is below ``1 - level``.
+
+    Given the ``n`` discordant rows, the share B got right is binomial; its interval is
+    Clopper-Pearson's when ``mcnemar`` is exact (fewer than 25), else Wilson's score interval
+    with continuity correction (which inverts the corrected chi-squared), scaled to the
+    difference ``n (2 pi - 1) / rows``.
+    """
+    from scipy import stats
+
+    n, x = only_a_right + only_b_right, only_b_right
+    if n == 0:
+        return 0.0, 0.0
+    alpha = 1.0 - level
+    if n < 25:
+        lo = stats.beta.ppf(alpha / 2, x, n - x + 1) if x > 0 else 0.0
+        hi = stats.beta.ppf(1 - alpha / 2, x + 1, n - x) if x < n else 1.0
+    else:
+        z, p = stats.norm.ppf(1 - alpha / 2), x / n
+        lo = 0.0 if x == 0 else (2 * n * p + z * z - 1 - z * math.sqrt(
+            z * z - 2 - 1 / n + 4 * p * (n * (1 - p) + 1))) / (2 * (n + z * z))
+        hi = 1.0 if x == n else (2 * n * p + z * z + 1 + z * math.sqrt(
+            z * z + 2 - 1 / n + 4 * p * (n * (1 - p) - 1))) / (2 * (n + z * z))
+    scale = n / rows
+    return float(scale * (2 * lo - 1)), float(scale * (2 * hi - 1))
+
+
 def paired_bootstrap(task: str, y: Any, out_a: Any, out_b: Any, classes: Any = None,
                      n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict[str, dict[str, Any]]:
     """For every metric: the difference B - A, its bootstrap interval and a two-sided p-value.
 
     Both models are scored on the same resampled rows each time, so what varies between
     rows cancels out. The p-value is twice the smaller share of resamples on either side
-    of zero (with the usual +1 correction).
+    of zero, and the interval's ends are the resamples at ``(1 - level) / 2`` from either
+    end (lower order statistics), so the interval excludes 0 exactly when the p-value is
+    below ``1 - level``: the two never contradict each other.
     """
     import numpy as np
 
@@ -154,8 +185,10 @@ def paired_bootstrap(task: str, y: Any, out_a: Any, out_b: Any, classes: Any = N
             result[key] = {"a": score_a[key], "b": score_b[key], "diff": math.nan,
                            "low": math.nan, "high": math.nan, "p_value": math.nan}
             continue
-        below, above = (np.sum(d <= 0) + 1) / (len(d) + 1), (np.sum(d >= 0) + 1) / (len(d) + 1)
-        low, high = np.percentile(d, [tail, 100 - tail])
+        below, above = np.mean(d <= 0), np.mean(d >= 0)
+        # low > 0 iff below < tail, and high < 0 iff above < tail (inverted CDF on both sides).
+        low = np.quantile(d, tail / 100, method="inverted_cdf")
+        high = -np.quantile(-d, tail / 100, method="inverted_cdf")
         result[key] = {"a": score_a[key], "b": score_b[key], "diff": score_b[key] - score_a[key],
                        "low": float(low), "high": float(high),
                        "p_value": float(min(1.0, 2.0 * min(below, above)))}
@@ -167,7 +200,9 @@ def compare(model_a: Any, model_b: Any, X: Any, y: Any, metric: str | None = Non
             seed: int = 0) -> dict[str, Any]:
     """Score two versions on the same labelled rows, test each metric's difference, recommend.
 
-    Accuracy is tested with McNemar's test, every other metric with a paired bootstrap.
+    Accuracy is tested with McNemar's test, every other metric with a paired bootstrap;
+    each metric's interval (at level ``1 - alpha``) comes from the same test as its
+    p-value, so an interval that excludes 0 always goes with p < alpha.
     The recommendation, on ``metric`` (ROC-AUC for classifiers, RMSE for regressors by
     default), is ``promote`` (B is significantly better than A), ``keep`` (A is
     significantly better, or the interval of the difference lies within ``margin`` — a
@@ -189,17 +224,19 @@ def compare(model_a: Any, model_b: Any, X: Any, y: Any, metric: str | None = Non
     y = as_target(y, len(X), numeric=task == "regression").to_numpy()
     out_a, out_b = outputs(model_a, X), outputs(model_b, X)
     classes = getattr(model_a, "classes_", None)
-    tests = paired_bootstrap(task, y, out_a, out_b, classes, n_boot=n_boot, seed=seed)
+    tests = paired_bootstrap(task, y, out_a, out_b, classes, n_boot=n_boot, level=1 - alpha, seed=seed)
     if metric not in tests:
         raise ZooError(f"unknown metric {metric!r} for a {task} model: use one of {', '.join(tests)}")
     if task == "classification":
         index = {c: i for i, c in enumerate(np.asarray(classes).tolist())}
         truth = np.array([index[v] for v in y.tolist()])
         test = mcnemar(out_a.argmax(axis=1) == truth, out_b.argmax(axis=1) == truth)
-        tests["accuracy"].update(p_value=test["p_value"], test="mcnemar",
+        low, high = mcnemar_interval(test["only_a_right"], test["only_b_right"], len(truth), 1 - alpha)
+        tests["accuracy"].update(p_value=test["p_value"], test="mcnemar", low=low, high=high,
                                  only_a_right=test["only_a_right"], only_b_right=test["only_b_right"])
     for key, t in tests.items():
-        t.setdefault("test", "paired bootstrap")
+        if t.setdefault("test", "paired bootstrap") == "paired bootstrap":
+            t["resamples"] = n_boot
         t["significant"] = bool(t["p_value"] < alpha)
         sign = 1.0 if key in HIGHER_IS_BETTER else -1.0
         t["better"] = None if not t["significant"] else ("b" if sign * t["diff"] > 0 else "a")
@@ -214,8 +251,9 @@ def _recommend(metric: str, t: dict[str, Any], margin: float) -> tuple[str, str]
     if t["significant"]:
         who = "B" if t["better"] == "b" else "A"
         verdict = "promote" if who == "B" else "keep"
-        return verdict, (f"{who} is better on {metric} ({t['a']:.4g} vs {t['b']:.4g}, "
-                         f"p = {t['p_value']:.3g})")
+        # A bootstrap p of 0 only says "below one in the number of resamples".
+        p = f"p = {t['p_value']:.3g}" if t["p_value"] > 0 else f"p < {1 / t.get('resamples', 1):.2g}"
+        return verdict, f"{who} is better on {metric} ({t['a']:.4g} vs {t['b']:.4g}, {p})"
     tolerance = margin * max(abs(t["a"]), 1e-12)
     if -tolerance <= t["low"] and t["high"] <= tolerance:
         return "keep", (f"no meaningful difference on {metric}: the difference lies in "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from zoo import DataError
-from zoo.clitools import console, err_console, json_option, make_table, open_registry, print_json
+from zoo.clitools import console, err_console, escape, json_option, make_table, open_registry, print_json
 
 
 @click.command()
@@ -58,10 +58,10 @@ def explain(ctx: click.Context, ref: str, data: str, target: str | None, method:
         result = explain(model, df, y, method=method, metric=metric, n_repeats=repeats, seed=seed)
     if output:
         write_table(contributions_frame(model, result, df.index).reset_index(drop=True), output)
-        err_console.print(f"Wrote per-row contributions of {len(df)} rows to {output}")
+        err_console.print(f"Wrote per-row contributions of {len(df)} rows to {escape(output)}")
     if plot_path:
         plot_importance(result, plot_path, top=top, title=f"{version['ref']}: top features")
-        err_console.print(f"Wrote {plot_path}")
+        err_console.print(f"Wrote {escape(plot_path)}")
     summary = {"ref": version["ref"], "rows": len(df), "method": result["method"],
                "metric": result["metric"], "importance": result["importance"]}
     if result["method"] == "permutation":
@@ -74,10 +74,10 @@ def explain(ctx: click.Context, ref: str, data: str, target: str | None, method:
                  f"unshuffled {result['baseline']:.4g})")
     table = make_table("rank", "feature", "importance", *(["± std"] if result["method"] == "permutation"
                                                             else []),
-                       title=f"Feature importance of {version['ref']} on {len(df)} rows")
+                       title=f"Feature importance of {escape(version['ref'])} on {len(df)} rows")
 
     for rank, row in enumerate(result["importance"][:top], start=1):
-        cells = [str(rank), str(row["feature"]), f"{row['importance']:.4g}"]
+        cells = [str(rank), escape(row["feature"]), f"{row['importance']:.4g}"]
         if row["std"] is not None:
             cells.append(f"{row['std']:.2g}")
         table.add_row(*cells)

@@ -46,7 +46,8 @@ def explain(model: Any, X: Any, y: Any = None, method: str = "auto", metric: str
     if method not in METHODS:
         raise ZooError(f"unknown explanation method {method!r}: use {', '.join(METHODS)}")
     features = list(model.feature_names)
-    X = align(X, features, keys=model.key_columns if isinstance(model, KeyColumns) else ())
+    X = align(X, features, keys=model.key_columns if isinstance(model, KeyColumns) else (),
+              schema=getattr(model, "input_schema_", None))
     use_native = method == "contributions" or (method == "auto" and has_contributions(model))
     if use_native:
         if not has_contributions(model):

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from zoo import DataError
-from zoo.clitools import console, err_console, json_option, open_registry, parse_pairs, print_json
+from zoo.clitools import console, err_console, escape, json_option, open_registry, parse_pairs, print_json
 
 
 @click.command()
@@ -41,12 +41,16 @@ from zoo.clitools import console, err_console, json_option, open_registry, parse
 @click.option("--scheduler", metavar="ADDRESS",
               help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a local cluster).")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Version tag; repeatable.")
+@click.option("--features", metavar="A,B,...", help="Learn from these columns only.")
+@click.option("--drop", metavar="A,B,...", help="Columns not to learn from (IDs, leaks, ...).")
+@click.option("--drop-missing-target", is_flag=True, help="Drop rows whose target is missing.")
 @json_option
 @click.pass_context
 def tune(ctx: click.Context, component: str, data: str, target: str, name: str, trials: int,
          cv: int, metric: str | None, strategy: str | None, time_column: str | None, search: str,
          spaces: tuple[str, ...], params: tuple[str, ...], test_size: float, seed: int, engine: str,
-         scheduler: str | None, tags: tuple[str, ...], as_json: bool) -> None:
+         scheduler: str | None, tags: tuple[str, ...], features: str | None, drop: str | None,
+         drop_missing_target: bool, as_json: bool) -> None:
     """Tune COMPONENT on DATA: TRIALS parameter sets, each cross-validated; register the best.
 
     The best parameters are refit on the rows not held out, scored on the held-out rows and
@@ -62,7 +66,7 @@ def tune(ctx: click.Context, component: str, data: str, target: str, name: str, 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from zoo import TrainResult, build_catalogue, register_trained, split, split_record
-    from zoo.data import as_target, fingerprint, read_table
+    from zoo.data import as_target, choose_columns, fingerprint, read_table
     from zoo.metrics import DEFAULT_METRIC
 
     from . import tuning
@@ -86,7 +90,9 @@ def tune(ctx: click.Context, component: str, data: str, target: str, name: str, 
     tag_values = {k: str(v) for k, v in parse_pairs(tags, "--tag").items()}
     registry = open_registry(ctx)
 
-    df = read_table(data)
+    if features and time_column:  # the time column orders the rows; it is not a feature
+        features = f"{features},{time_column}"
+    df = choose_columns(read_table(data), target, features, drop, drop_missing_target)
     for column, what in ((target, "--target"), (time_column, "--time-column")):
         if column is not None and column not in df.columns:
             raise DataError(f"no column {column!r} ({what}) in the data; columns are: "
@@ -160,7 +166,7 @@ def tune(ctx: click.Context, component: str, data: str, target: str, name: str, 
     console.print(f"Tuning run [bold]{run_id}[/]: {completed}/{trials} trials completed; best "
                   f"{metric} {result.best['mean']:.4f} ± {result.best['std']:.4f} (trial "
                   f"{result.best['number']})")
-    console.print("Best parameters: " + ", ".join(f"{k}={v!r}" for k, v in best_params.items()))
+    console.print("Best parameters: " + escape(", ".join(f"{k}={v!r}" for k, v in best_params.items())))
     console.print(f"Registered [bold]{version['ref']}[/] ({len(train_idx)} tuning / {len(test_idx)} "
                   "held-out rows); every trial is in its artifact trials.json")
     held_out = {k: v for k, v in version["metrics"].items() if not k.startswith("cv_")}
