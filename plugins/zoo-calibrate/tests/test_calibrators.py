@@ -11,6 +11,7 @@ import pytest
 from zoo_calibrate.calibrators import (
     AUTO_BINS,
     AUTO_METHODS,
+    BINS_NATS,
     CALIBRATORS,
     EPS,
     AutoCalibrator,
@@ -230,6 +231,26 @@ def test_auto_repeats_the_cross_validation_over_different_splits():
     tight = AutoCalibrator(bins_se=0.5).fit(scores, y).bins_
     loose = AutoCalibrator(bins_se=3.0).fit(scores, y).bins_
     assert loose <= tight or tight == 0
+
+
+def test_auto_rounding_is_capped_by_what_it_costs_in_out_of_fold_log_loss():
+    # Sharp scores on 300 rows: row losses vary so much that a huge bins_se accepts any rounding.
+    raw, y = binary_data(300, seed=31, power=1.0)
+    scores = expit(3.0 * (2 * raw - 1) * 3)
+    loose = AutoCalibrator(bins_se=100, bins_nats=1e6).fit(scores, y)
+    tight = AutoCalibrator(bins_se=100, bins_nats=0.0).fit(scores, y)
+    unrounded = loose.cv_scores_["rounding"]["unrounded_log_loss"]
+    assert loose.bins_ == AUTO_BINS[0] and loose.cv_scores_["+5bins"]["log_loss"] > unrounded
+    # With no cost allowed, the 5 bins that raise the log loss are refused.
+    assert tight.bins_ != AUTO_BINS[0]
+    assert tight.bins_ == 0 or tight.cv_scores_[f"+{tight.bins_}bins"]["log_loss"] <= unrounded
+    # The default: rounding adds at most BINS_NATS to the total out-of-fold log loss, and says so.
+    auto = AutoCalibrator().fit(scores, y)
+    rounding = auto.cv_scores_["rounding"]
+    assert rounding["cap"] == pytest.approx(rounding["unrounded_log_loss"] + BINS_NATS / len(y))
+    assert rounding["bins"] == auto.bins_
+    if auto.bins_:
+        assert auto.cv_scores_[f"+{auto.bins_}bins"]["log_loss"] <= rounding["cap"]
 
 
 def test_auto_saved_before_blending_still_loads(tmp_path):

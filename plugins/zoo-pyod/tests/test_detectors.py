@@ -223,3 +223,91 @@ def test_a_file_saved_before_the_rename_to_decision_scores_still_loads(train, fr
     np.testing.assert_array_equal(loaded.decision_scores_, model.decision_scores_)
     np.testing.assert_array_equal(loaded.decision_function(fresh), model.decision_function(fresh))
     assert loaded.threshold_ == model.threshold_ and loaded.contamination == 0.07
+
+
+# --- pyod.auto's design (zoo_pyod/auto.py) ---
+
+
+def test_leave_one_dataset_out_chooses_without_the_scored_set():
+    from zoo_pyod.auto import choose_design, leave_one_dataset_out
+
+    rng = np.random.default_rng(7)
+    aucs = rng.uniform(0.6, 0.9, size=(6, 20))  # data sets x designs
+    scores, chosen = leave_one_dataset_out(aucs)
+    for i in range(len(aucs)):
+        others = np.delete(aucs, i, axis=0)
+        assert chosen[i] == choose_design(others) and scores[i] == aucs[i, chosen[i]]
+        # Whatever the held-out set says, its design stays: make another design perfect on it.
+        rigged = aucs.copy()
+        rigged[i] = 0.5
+        rigged[i, (chosen[i] + 1) % aucs.shape[1]] = 1.0
+        assert leave_one_dataset_out(rigged)[1][i] == chosen[i]
+    # In-sample, that rigged design would win: the held-out score is not an in-sample one.
+    rigged = aucs.copy()
+    rigged[:, 3] = 0.0
+    rigged[0, 3] = 50.0
+    assert choose_design(rigged) == 3 and leave_one_dataset_out(rigged)[1][0] != 3
+
+
+def test_the_shipped_design_is_in_the_searched_space_and_is_the_default():
+    from zoo_pyod import auto
+
+    assert len(auto.AUTO_MEMBERS) >= auto.MIN_MEMBERS
+    assert auto.AUTO_NORMALISE in auto.NORMALISATIONS and auto.AUTO_COMBINE in auto.COMBINATIONS
+    params = AutoDetector().get_params()
+    assert (tuple(params["members"]), params["normalise"], params["combine"]) == (
+        auto.AUTO_MEMBERS, auto.AUTO_NORMALISE, auto.AUTO_COMBINE)
+
+
+@pytest.mark.parametrize("normalise", ["rank", "robust", "zscore", "minmax"])
+@pytest.mark.parametrize("rule", ["mean", "max"])
+def test_auto_is_its_members_scores_normalised_by_their_training_scores(normalise, rule, train, fresh):
+    from zoo_pyod.auto import combine, fit_scale
+    from zoo_pyod.auto import normalise as on_scale
+
+    members = ["pyod.iforest", "pyod.hbos", "pyod.copod"]
+    model = make("pyod.auto", members=members, normalise=normalise, combine=rule).fit(train)
+    columns = []
+    for name in members:
+        single = make(name).fit(train)
+        scale = fit_scale(single.decision_scores_, normalise)
+        columns.append(on_scale(single.decision_function(fresh), scale))
+    np.testing.assert_allclose(model.decision_function(fresh), combine(np.column_stack(columns), rule))
+    # A row scores the same alone as in its batch.
+    assert model.decision_function(fresh.head(1))[0] == model.decision_function(fresh)[0]
+
+
+def test_rank_scale_keeps_ordering_beyond_the_training_range():
+    from zoo_pyod.auto import fit_scale, normalise
+
+    scale = fit_scale(np.arange(100.0), "rank")
+    out = normalise(np.array([-20.0, -1.0, 0.0, 49.5, 99.0, 100.0, 150.0]), scale)
+    assert np.all(np.diff(out) > 0)  # beyond either end still ordered, not tied at 0 or 1
+    assert out[3] == pytest.approx(0.5) and 0.0 <= out[2] < out[4] <= 1.0
+
+
+def test_auto_rejects_an_unknown_scale_or_rule(train):
+    with pytest.raises(DataError, match="normalise must be one of rank, robust"):
+        make("pyod.auto", normalise="softmax").fit(train)
+    with pytest.raises(DataError, match="combine must be one of mean, max"):
+        make("pyod.auto", combine="median").fit(train)
+
+
+def test_an_auto_file_saved_before_normalise_existed_loads_as_it_scored(train, fresh, tmp_path):
+    # The earlier design: robust z-scores of six members, their maximum; no normalise parameter.
+    old = make("pyod.auto", members=["pyod.iforest", "pyod.knn", "pyod.cblof", "pyod.hbos", "pyod.pca",
+                                     "pyod.copod"], normalise="robust", combine="max").fit(train)
+    path = tmp_path / "old.npz"
+    old.save(path)
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(str(arrays["header"]))
+    del header["params"]["normalise"]
+    arrays["header"] = np.array(json.dumps(header))
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RefitWarning)
+        loaded = AutoDetector.load(path)
+    assert loaded.normalise == "robust"
+    np.testing.assert_array_equal(loaded.decision_function(fresh), old.decision_function(fresh))

@@ -38,6 +38,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from zoo import DataError, Detector, IntegrityError
+from zoo_pyod.auto import (
+    AUTO_COMBINE,
+    AUTO_MEMBERS,
+    AUTO_NORMALISE,
+    COMBINATIONS,
+    NORMALISATIONS,
+    combine,
+    fit_scale,
+    normalise,
+)
 
 FORMAT = "zoo-pyod/1"
 #: Training rows re-scored at load to check the refit is bit-identical.
@@ -60,6 +70,8 @@ class PyODDetector(Detector):
     artifact_format = "npz"
     #: Fewest training rows the algorithm can fit.
     min_rows: ClassVar[int] = 2
+    #: Parameters added since files were first saved: the value that reproduces an older file.
+    missing_params: ClassVar[dict[str, Any]] = {}
 
     @property
     def allow_missing(self) -> bool:  # type: ignore[override]
@@ -70,14 +82,14 @@ class PyODDetector(Detector):
         """Fit on ``X`` (labels are ignored); a NaN is an error naming its column unless imputed."""
         import numpy as np
 
-        from zoo.data import as_frame
+        from zoo.data import typed_frame
 
         if not self.allow_missing:
-            X = as_frame(X)
-            missing = X.isna().to_numpy()
+            frame = typed_frame(X)[0]  # X itself goes on, so fit learns its column types
+            missing = frame.isna().to_numpy()
             if missing.any():
-                column = X.columns[int(np.flatnonzero(missing.any(axis=0))[0])]
-                count = int(X[column].isna().sum())
+                column = frame.columns[int(np.flatnonzero(missing.any(axis=0))[0])]
+                count = int(frame[column].isna().sum())
                 raise DataError(f"column {column!r} has {count} missing value{'s' if count > 1 else ''}; "
                                 f"fill or drop them, or let {self.component} fill them with the "
                                 "training median (impute='median', --param impute=median)")
@@ -188,6 +200,9 @@ class PyODDetector(Detector):
         import numpy as np
         import pandas as pd
 
+        from zoo_pyod.validate import check_archive, check_detector
+
+        check_archive(path)  # bounded arrays and refit parameters (validate.py)
         try:
             with np.load(path, allow_pickle=False) as z:
                 header = json.loads(str(z["header"]))
@@ -201,9 +216,11 @@ class PyODDetector(Detector):
             raise IntegrityError(f"refusing to load {path}: it holds {header.get('component')!r} "
                                  f"in format {header.get('format')!r}, expected {cls.component!r} "
                                  f"in {FORMAT!r}")
+        check_detector(cls.component, header, X_train, scores)
         defaults = cls.param_defaults()
-        params = {k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v
-                  for k, v in header["params"].items()}  # JSON has no tuples
+        params = {**cls.missing_params,
+                  **{k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v
+                     for k, v in header["params"].items()}}  # JSON has no tuples
         model = cls(**params)
         model.feature_names_in_ = np.asarray(header["feature_names"], dtype=object)
         model._fit(pd.DataFrame(X_train, columns=header["feature_names"]))
@@ -586,65 +603,62 @@ SINGLE: tuple[type[PyODDetector], ...] = (
     IForestDetector, ECODDetector, COPODDetector, HBOSDetector, KNNDetector, LOFDetector,
     CBLOFDetector, PCADetector, OCSVMDetector, LODADetector,
 )
-#: One detector per family: isolation, nearest-neighbour distance, clustering, histogram
-#: density, linear subspace, tail probability. Left out: OCSVM (slow, and weak on the
-#: benchmark), LOF and ECOD (close to KNN and COPOD), LODA (weak).
-AUTO_MEMBERS = ("pyod.iforest", "pyod.knn", "pyod.cblof", "pyod.hbos", "pyod.pca", "pyod.copod")
 
 
 class AutoDetector(PyODDetector):
-    """Default detector: the largest robustly standardised score of six diverse detectors.
+    """Default detector: a fixed combination of diverse detectors, designed leave-one-dataset-out.
 
-    Each member is fitted on the training rows and its scores are standardised by its own
-    training scores, ``(score - median) / IQR`` (the standard deviation if the IQR is 0),
-    so members on different scales compare; a row's score is the largest member score
-    (``combine="max"``, the maximisation scheme of outlier ensembles: a row any one
-    family finds extreme is extreme) or their mean (``combine="mean"``). The members,
-    rule and defaults are the same for every data set. ``explain`` splits a row's score
-    as the member that gave it (the largest one) splits its own.
+    Each member (by default IForest, KNN and LODA: isolation, neighbour distance and
+    random-projection density) is fitted on the training rows; its scores are put on the
+    scale of its own training scores (``normalise``; by default the robust z-score
+    ``(score - median) / IQR``, so members on different scales compare) and combined per
+    row (``combine``; by default the largest: a row any one family finds extreme is
+    extreme). The members, scale and rule are the same for every data set:
+    ``zoo_pyod/auto.py`` says how ``benchmarks/anomaly.py`` chose them leave-one-dataset-out.
+    ``explain`` splits a row's score as the member that gave it (``max``) splits its own,
+    and uses occlusion for ``mean``.
     """
 
     component = "pyod.auto"
+    # Files saved before ``normalise`` existed used the robust z-score.
+    missing_params: ClassVar[dict[str, Any]] = {"normalise": "robust"}
 
-    def __init__(self, contamination=0.1, members=AUTO_MEMBERS, combine="max", random_state=0,
-                 impute=None):
+    def __init__(self, contamination=0.1, members=AUTO_MEMBERS, normalise=AUTO_NORMALISE,
+                 combine=AUTO_COMBINE, random_state=0, impute=None):
         self.store_params(locals())
 
     def _fit_array(self, X: Any) -> None:
         import numpy as np
 
-        if self.combine not in ("max", "mean"):
-            raise DataError(f"{self.component}: combine must be 'max' or 'mean', got {self.combine!r}")
+        if self.combine not in COMBINATIONS:
+            raise DataError(f"{self.component}: combine must be one of {', '.join(COMBINATIONS)}, "
+                            f"got {self.combine!r}")
+        if self.normalise not in NORMALISATIONS:
+            raise DataError(f"{self.component}: normalise must be one of {', '.join(NORMALISATIONS)}, "
+                            f"got {self.normalise!r}")
         by_name = {cls.component: cls for cls in SINGLE}
         unknown = [m for m in self.members if m not in by_name]
         if unknown or not self.members:
             raise DataError(f"{self.component}: members must be some of {', '.join(by_name)}; "
                             f"got {', '.join(map(repr, unknown)) or 'none'}")
-        self.members_ = []
-        centre, scale = [], []
+        self.members_, self.scales_ = [], []
         for name in self.members:
             cls = by_name[name]
             params = {"random_state": self.random_state} if "random_state" in cls.param_defaults() else {}
             member = cls(**params)
             member.X_train_, member.medians_ = X, self.medians_
             member._fit_array(X)
-            scores = np.asarray(member._score_array(X), dtype=float)
-            q1, q2, q3 = np.percentile(scores, [25, 50, 75])
-            spread = q3 - q1 if q3 > q1 else scores.std()
             self.members_.append(member)
-            centre.append(q2)
-            scale.append(spread if spread > 0 else 1.0)
-        self.centre_, self.scale_ = np.array(centre), np.array(scale)
+            self.scales_.append(fit_scale(np.asarray(member._score_array(X), dtype=float), self.normalise))
 
     def _member_scores(self, X: Any) -> Any:
         import numpy as np
 
-        raw = np.column_stack([np.asarray(m._score_array(X), dtype=float) for m in self.members_])
-        return (raw - self.centre_) / self.scale_
+        return np.column_stack([normalise(m._score_array(X), scale)
+                                for m, scale in zip(self.members_, self.scales_, strict=True)])
 
     def _score_array(self, X: Any) -> Any:
-        z = self._member_scores(X)
-        return z.max(axis=1) if self.combine == "max" else z.mean(axis=1)
+        return combine(self._member_scores(X), self.combine)
 
     def _contributions(self, X: Any) -> Any:
         import numpy as np
