@@ -21,6 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from zoo import hookimpl
+from zoo_ab.references import version_references  # noqa: F401  (a hook implementation)
+from zoo_ab.serving import serve_outcome, serve_route, shadow_scored  # noqa: F401  (hooks)
 
 __all__ = ["Experiment"]
 
