@@ -181,6 +181,8 @@ class BaseMLModel(Component):
     @property
     def metadata(self) -> dict[str, Any]:
         meta: dict[str, Any] = {"task": self.task, "feature_names": self.feature_names}
+        if getattr(self, "input_schema_", None):
+            meta["input_schema"] = self.input_schema_
         if hasattr(self, "classes_"):
             meta["classes"] = [_plain(c) for c in self.classes_]
         if hasattr(self, "target_name_"):
@@ -197,6 +199,8 @@ class BaseMLModel(Component):
             self.classes_ = np.asarray(metadata["classes"])
         if "target" in metadata:
             self.target_name_ = metadata["target"]
+        if metadata.get("input_schema"):
+            self.input_schema_ = metadata["input_schema"]
 
     def expect_features(self, n_features: int, metadata: dict[str, Any] | None, source: Any) -> None:
         """For a ``load`` whose file knows how many columns it takes but not their names (a
@@ -218,9 +222,10 @@ class BaseMLModel(Component):
         """Fit on feature table ``X`` and target ``y``; returns ``self``."""
         import numpy as np
 
-        from zoo.data import DataError, as_frame, as_target, check_values
+        from zoo.data import DataError, as_target, check_values, typed_frame
 
-        X = check_values(as_frame(X), self.allow_missing, self.component)
+        X, self.input_schema_ = typed_frame(X)  # categories, dates, booleans become floats
+        X = check_values(X, self.allow_missing, self.component)
         y = as_target(y, len(X), numeric=self.task == "regression")
         self.feature_names_in_ = X.columns.to_numpy(dtype=object)
         self.target_name_ = str(y.name) if y.name is not None else "target"
@@ -259,11 +264,13 @@ class BaseMLModel(Component):
         return metrics.regression(y, self._predict(X))
 
     def _check(self, X: Any) -> Any:
-        from zoo.data import align, check_values
+        from zoo.data import align, check_values, encode
 
         if not hasattr(self, "feature_names_in_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
-        return check_values(align(X, self.feature_names), self.allow_missing, self.component)
+        schema = getattr(self, "input_schema_", None)
+        X = encode(align(X, self.feature_names, schema=schema), schema)
+        return check_values(X, self.allow_missing, self.component)
 
     # --- what a plugin implements ---
 
@@ -309,6 +316,8 @@ class Detector(Component):
     def metadata(self) -> dict[str, Any]:
         meta: dict[str, Any] = {"task": self.task,
                                 "feature_names": list(getattr(self, "feature_names_in_", []))}
+        if getattr(self, "input_schema_", None):
+            meta["input_schema"] = self.input_schema_
         if hasattr(self, "threshold_"):
             meta["threshold"] = self.threshold_
             meta["contamination"] = getattr(self, "contamination", None)
@@ -322,6 +331,8 @@ class Detector(Component):
             self.feature_names_in_ = np.asarray(metadata["feature_names"], dtype=object)
         if metadata.get("threshold") is not None:
             self.threshold_ = float(metadata["threshold"])
+        if metadata.get("input_schema"):
+            self.input_schema_ = metadata["input_schema"]
         if metadata.get("contamination") is not None and "contamination" in self.param_defaults():
             self.contamination = metadata["contamination"]
 
@@ -329,10 +340,11 @@ class Detector(Component):
         """Fit on ``X`` (labels are ignored) and learn the contamination threshold."""
         import numpy as np
 
-        from zoo.data import as_frame, check_values
+        from zoo.data import check_values, typed_frame
 
         contamination = check_contamination(getattr(self, "contamination", 0.1))
-        X = check_values(as_frame(X), self.allow_missing, self.component)
+        X, self.input_schema_ = typed_frame(X)
+        X = check_values(X, self.allow_missing, self.component)
         self.feature_names_in_ = X.columns.to_numpy(dtype=object)
         self._fit(X)
         self.decision_scores_ = np.asarray(self._decision_function(X), dtype=float)
@@ -363,11 +375,13 @@ class Detector(Component):
         raise NotImplementedError(f"{self.component} does not explain its scores")
 
     def _check(self, X: Any) -> Any:
-        from zoo.data import align, check_values
+        from zoo.data import align, check_values, encode
 
         if not hasattr(self, "feature_names_in_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
-        return check_values(align(X, list(self.feature_names_in_)), self.allow_missing, self.component)
+        schema = getattr(self, "input_schema_", None)
+        X = encode(align(X, list(self.feature_names_in_), schema=schema), schema)
+        return check_values(X, self.allow_missing, self.component)
 
     def _fit(self, X: Any) -> None:
         raise NotImplementedError

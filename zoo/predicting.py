@@ -20,7 +20,8 @@ def predict_table(model: Any, df: Any) -> Any:
 def _predict_table(df: Any, model: Any) -> Any:
     from zoo.data import align
 
-    X = align(df, list(model.feature_names_in_), keys=getattr(model, "key_columns", ()))
+    X = align(df, list(model.feature_names_in_), keys=getattr(model, "key_columns", ()),
+              schema=getattr(model, "input_schema_", None))
     out = df.copy()
     if getattr(model, "kind", "") == "detector":
         scores = model.decision_function(X)  # predict() would score every row a second time

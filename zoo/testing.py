@@ -910,17 +910,30 @@ def _check_missing_column(case: _Case) -> None:
 
 @_check("predictor", "detector")
 def _check_non_numeric_column(case: _Case) -> None:
-    """Text in a numeric column is a ``DataError`` naming the column, at fit and at predict."""
+    """Text in a column that held numbers at fit is a ``DataError`` naming the column at
+    predict; a text column at fit is learnt as categories, and a level never seen at fit
+    is predicted (or, for a model that cannot take missing values, a ``DataError`` naming it)."""
+    import numpy as np
+
     data = _data(case)[0]
     bad = data.new.astype({"d[0]": object})
     bad.loc[3, "d[0]"] = "oops"
     model = case.fitted(data)
     exc = _raises(DataError, model.predict, bad, what="predict with text in column 'd[0]'")
     _expect("d[0]" in str(exc), f"the error does not name column 'd[0]': {exc}")
-    X = data.X.astype({"d[0]": object})
-    X.loc[5, "d[0]"] = "oops"
-    exc = _raises(DataError, case.fit, case.new(), Data(X, data.y), what="fit with text in column 'd[0]'")
-    _expect("d[0]" in str(exc), f"fit's error does not name column 'd[0]': {exc}")
+    levels = np.asarray(["red", "green", "blue"], dtype=object)
+    X = data.X.assign(**{"d[0]": levels[np.arange(len(data.X)) % 3]})
+    model = case.fitted(Data(X, data.y))
+    new = data.new.assign(**{"d[0]": levels[np.arange(len(data.new)) % 3]})
+    pred = np.asarray(model.predict(new))
+    _expect(pred.shape == (len(new),), "a table with a text column was not predicted row by row")
+    new.loc[new.index[0], "d[0]"] = "violet"
+    try:
+        unseen = np.asarray(model.predict(new))
+    except DataError as exc:
+        _expect("d[0]" in str(exc), f"the error for an unseen level does not name column 'd[0]': {exc}")
+    else:
+        _expect(unseen.shape == (len(new),), "a row with an unseen level was not predicted")
 
 
 @_check("predictor", "detector")

@@ -68,7 +68,8 @@ class CalibratedModel(BaseMLModel):
         if not hasattr(self, "feature_names_in_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
         # Members check their own features (types, missing values) when they predict.
-        return align(X, self.feature_names, keys=self.key_columns)
+        schema = [c for m in getattr(self, "members_", ()) for c in getattr(m, "input_schema_", None) or ()]
+        return align(X, self.feature_names, keys=self.key_columns, schema=schema)
 
     # --- building the calibrator ---
 
@@ -245,10 +246,13 @@ class CalibratedModel(BaseMLModel):
         """Rebuild members (through the catalogue, each with its own metadata restored) and the
         calibrator from ``save``'s zip; refuses a file without its metadata (the columns)."""
         from zoo import build_catalogue
+        from zoo_calibrate.validate import check_manifest, check_zip
 
+        check_zip(path)
         try:
             with zipfile.ZipFile(path) as zf:
                 manifest = json.loads(zf.read("manifest.json"))
+                check_manifest(manifest)  # bounds before any part is read (validate.py)
                 entries = [*manifest["members"], manifest["calibrator"]]
                 blobs = {e["file"]: zf.read(e["file"]) for e in entries}
         except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:

@@ -222,6 +222,9 @@ def save(path: str | Path, component: str, params: dict[str, Any], ref: Referenc
 
 def load(path: str | Path, component: str) -> tuple[dict[str, Any], Reference]:
     """Parameters and reference summary from ``save``'s file, refusing anything else."""
+    from zoo_drift.validate import check_archive, check_params
+
+    check_archive(path)  # declared sizes bounded before numpy allocates (validate.py)
     try:
         with np.load(path, allow_pickle=False) as z:
             header = json.loads(str(z["header"]))
@@ -232,6 +235,7 @@ def load(path: str | Path, component: str) -> tuple[dict[str, Any], Reference]:
     if header.get("format") != FORMAT or header.get("component") != component:
         raise IntegrityError(f"refusing to load {path}: it holds {header.get('component')!r} in format "
                              f"{header.get('format')!r}, expected {component!r} in {FORMAT!r}")
+    check_params(component, header.get("params"))
     return header["params"], Reference.from_arrays(header["reference"], arrays)
 
 

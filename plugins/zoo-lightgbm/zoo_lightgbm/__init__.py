@@ -18,3 +18,15 @@ def register_predictors(register: Callable[[type], None]) -> None:
 
     for cls in models.PREDICTORS:
         register(cls)
+
+
+@hookimpl
+def adopt_model(obj: object) -> object:
+    """Wrap an ``LGBMClassifier``, ``LGBMRegressor`` or ``Booster`` fitted outside zoo."""
+    import sys
+
+    if "lightgbm" not in sys.modules:  # cannot be a LightGBM model: answer without importing it
+        return None
+    from zoo_lightgbm.models import adopt
+
+    return adopt(obj)

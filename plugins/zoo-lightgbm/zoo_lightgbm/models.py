@@ -81,9 +81,15 @@ class LightGBMModel(BaseMLModel):
     def _train(self, X: Any, target: Any, objective: dict[str, Any]) -> Any:
         import lightgbm as lgb
 
+        from zoo.data import categorical_columns
+
         params = {native: getattr(self, name) for name, native in _NATIVE.items()}
         params.update(deterministic=True, verbosity=-1, **objective)
-        data = lgb.Dataset(_array(X), label=target, params={"verbosity": -1, "max_bin": self.max_bin})
+        # Category columns arrive as level indices (NaN when missing): LightGBM splits on them
+        # as categories when told which they are.
+        categories = categorical_columns(getattr(self, "input_schema_", None))
+        data = lgb.Dataset(_array(X), label=target, params={"verbosity": -1, "max_bin": self.max_bin},
+                           categorical_feature=categories or "auto")
         return lgb.train(params, data, num_boost_round=int(self.n_estimators))
 
     def _fit(self, X: Any, y: Any) -> None:
@@ -124,6 +130,14 @@ class LightGBMModel(BaseMLModel):
         model = cls._blank(metadata)
         model.booster_ = _booster(_read_text(path), path, cls._accepts)
         model.expect_features(model.booster_.num_feature(), metadata, path)
+        if not metadata:  # a file from outside zoo (zoo register): its own names and classes
+            import numpy as np
+
+            names = model.booster_.feature_name()
+            if names and not all(n == f"Column_{i}" for i, n in enumerate(names)):
+                model.feature_names_in_ = np.asarray(names, dtype=object)
+            if cls.task == "classification":
+                model.classes_ = np.arange(max(2, model.booster_.num_model_per_iteration()))
         return model
 
     @classmethod
@@ -292,11 +306,55 @@ def _booster(text: str, path: str | Path, accepts: Any) -> Any:
     if not accepts(objective):
         raise IntegrityError(f"refusing to load {path}: it holds a LightGBM {objective} model, "
                              "which this component does not save")
+    from zoo_lightgbm.validate import check_model_text
+
+    check_model_text(text)  # crafted trees never reach LightGBM's C++ (validate.py)
     try:
         return lgb.Booster(model_str=text)
     except lgb.basic.LightGBMError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
         raise IntegrityError(f"refusing to load {path}: not LightGBM model text ({first})") from None
+
+
+def adopt(obj: Any) -> LightGBMModel | None:
+    """The component wrapping a LightGBM model fitted outside zoo (an ``LGBMModel`` or a
+    ``Booster``), chosen by its objective; else None."""
+    import lightgbm as lgb
+    import numpy as np
+
+    if isinstance(obj, lgb.LGBMModel):
+        if not getattr(obj, "fitted_", False):
+            raise DataError("cannot register this LightGBM model: it is not fitted (call fit first)")
+        booster = obj.booster_
+    elif isinstance(obj, lgb.Booster):
+        booster = obj
+    else:
+        return None
+    if booster.pandas_categorical:
+        raise DataError("cannot register a LightGBM model trained on pandas categories: its "
+                        "category codes live in the training DataFrame; train it with zoo train")
+    text = booster.model_to_string()
+    objective = next((line.split("=", 1)[1].split()[0] for line in text[:20_000].splitlines()
+                      if line.startswith("objective=")), "")
+    cls = next((c for c in (LightGBMClassifierModel, LightGBMRegressorModel)
+                if c._accepts(objective)), None)
+    if cls is None:
+        raise DataError(f"cannot register a LightGBM {objective or 'unknown'} model: zoo adopts "
+                        "binary, multiclass and regression models")
+    model = cls._blank(None)
+    if cls is LightGBMRegressorModel:
+        model.objective = objective
+    model.n_estimators = booster.current_iteration()
+    model.booster_ = _booster(text, "the model", cls._accepts)  # a copy, as load makes it
+    names = booster.feature_name()
+    if isinstance(obj, lgb.LGBMModel) and getattr(obj, "feature_names_in_", None) is not None:
+        names = list(obj.feature_names_in_)
+    model.feature_names_in_ = np.asarray(names, dtype=object)
+    if cls.task == "classification":
+        classes = getattr(obj, "classes_", None)
+        n_class = max(2, booster.num_model_per_iteration())
+        model.classes_ = np.asarray(classes if classes is not None else np.arange(n_class))
+    return model
 
 
 def _array(X: Any) -> Any:

@@ -39,6 +39,11 @@ def summarise(version: dict[str, Any], inputs: Any, predictions: Any, seconds: f
     summary: dict[str, Any] = {"rows": rows, "seconds": float(seconds),
                                "rows_per_second": rows / seconds if seconds > 0 else None}
     summary.update(_missing(inputs, version))
+    schema = (version.get("metadata") or {}).get("input_schema")
+    if schema and getattr(inputs, "columns", None) is not None:  # levels and missing never seen
+        from zoo.data import input_issues
+
+        summary.update(input_issues(inputs, schema))
     columns = getattr(predictions, "columns", None)
     if columns is not None:  # a table: zoo predict / zoo detect
         names = [str(c) for c in columns]

@@ -19,3 +19,15 @@ def register_predictors(register: Callable[[type], None]) -> None:
 
     for cls in PREDICTORS:
         register(cls)
+
+
+@hookimpl
+def adopt_model(obj: object) -> object:
+    """Wrap a scikit-learn classifier or regressor (or Pipeline) fitted outside zoo."""
+    import sys
+
+    if "sklearn" not in sys.modules:  # not one of scikit-learn's: answer without importing it
+        return None
+    from zoo_sklearn.models import adopt
+
+    return adopt(obj)

@@ -19,3 +19,15 @@ def register_predictors(register: Callable[[type], None]) -> None:
 
     for cls in PREDICTORS:
         register(cls)
+
+
+@hookimpl
+def adopt_model(obj: object) -> object:
+    """Wrap an ``XGBClassifier``, ``XGBRegressor`` or ``Booster`` fitted outside zoo."""
+    import sys
+
+    if "xgboost" not in sys.modules:  # cannot be an xgboost model: answer without importing it
+        return None
+    from zoo_xgboost.models import adopt
+
+    return adopt(obj)

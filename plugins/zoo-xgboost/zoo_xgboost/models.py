@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import BaseMLModel, DataError, IntegrityError
+from zoo.data import categorical_columns
 
 #: ``xgb.train``'s name for each parameter (the scikit-learn wrapper's names are ours).
 _NATIVE = {"max_depth": "max_depth", "learning_rate": "eta", "min_child_weight": "min_child_weight",
@@ -84,7 +85,12 @@ class XGBoostModel(BaseMLModel):
         target = self._target(y)
         params = {native: getattr(self, name) for name, native in _NATIVE.items()}
         params.update(self._objective(target))
-        dtrain = xgb.DMatrix(_array(X), label=target, nthread=self.n_jobs)
+        # Category columns arrive as level indices (NaN when missing); xgboost splits on them
+        # as categories when told which they are.
+        categories = set(categorical_columns(getattr(self, "input_schema_", None)))
+        types = ["c" if i in categories else "q" for i in range(X.shape[1])] if categories else None
+        dtrain = xgb.DMatrix(_array(X), label=target, nthread=self.n_jobs, feature_types=types,
+                             enable_categorical=bool(categories))
         self.booster_ = xgb.train(params, dtrain, num_boost_round=int(self.n_estimators))
 
     def _raw(self, X: Any, predict_type: str = "value") -> Any:
@@ -123,9 +129,13 @@ class XGBoostModel(BaseMLModel):
 
         import xgboost as xgb
 
+        from zoo_xgboost.validate import check_model
+
         metadata = metadata or {}
+        raw = Path(path).read_bytes()
+        check_model(raw)  # crafted trees never reach xgboost's C++ (validate.py)
         try:
-            booster = xgb.Booster(model_file=bytearray(Path(path).read_bytes()))
+            booster = xgb.Booster(model_file=bytearray(raw))
             config = json.loads(booster.save_config())
         except xgb.core.XGBoostError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
@@ -143,6 +153,8 @@ class XGBoostModel(BaseMLModel):
         known = cls.param_defaults()
         model = cls(**{k: v for k, v in metadata.get("params", {}).items() if k in known})
         model.expect_features(booster.num_features(), metadata, path)
+        if not metadata:  # a file from outside zoo (zoo register): its own names and classes
+            _outside_file(model, booster, config)
         # The thread count is not part of the saved model; without this xgboost uses every core.
         booster.set_param({"nthread": model.n_jobs})
         model.booster_ = booster
@@ -230,6 +242,57 @@ class XGBoostQuantileRegressorModel(XGBoostModel):
 
         out = self._raw(self._check(X))
         return np.sort(out[:, [0, 2]], axis=1)
+
+
+def _outside_file(model: XGBoostModel, booster: Any, config: dict[str, Any]) -> None:
+    import numpy as np
+
+    if booster.feature_names:
+        model.feature_names_in_ = np.asarray(booster.feature_names, dtype=object)
+    if model.task == "classification":
+        n_class = int(config["learner"]["learner_model_param"].get("num_class", "0") or 0)
+        model.classes_ = np.arange(max(2, n_class))
+
+
+def adopt(obj: Any) -> XGBoostModel | None:
+    """The component wrapping an xgboost model fitted outside zoo (``XGBClassifier``,
+    ``XGBRegressor`` or a ``Booster``), chosen by its objective; else None."""
+    import json
+
+    import numpy as np
+    import xgboost as xgb
+
+    booster = obj.get_booster() if isinstance(obj, xgb.XGBModel) else obj
+    if not isinstance(booster, xgb.Booster):
+        return None
+    try:
+        booster.num_boosted_rounds()
+    except xgb.core.XGBoostError:
+        raise DataError("cannot register this xgboost model: it is not fitted (call fit first)") from None
+    objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
+    cls = XGBoostClassifierModel if objective in _OBJECTIVES["xgboost.classifier"] else None
+    if cls is None and objective.startswith("reg:") and objective != "reg:quantileerror":
+        cls = XGBoostRegressorModel
+    if cls is None:
+        raise DataError(f"cannot register an xgboost {objective} model: zoo adopts binary:logistic, "
+                        "multi:softprob and reg: regression models")
+    if any(t == "c" for t in booster.feature_types or ()):
+        raise DataError("cannot register an xgboost model trained on pandas categories: its "
+                        "category codes live in the training DataFrame; train it with zoo train")
+    # A copy (through the saved bytes, as load does), so later changes to obj do not reach it.
+    model = cls(n_estimators=booster.num_boosted_rounds())
+    if cls is XGBoostRegressorModel:
+        model.objective = objective
+    model.booster_ = xgb.Booster(model_file=bytearray(booster.save_raw(raw_format="ubj")))
+    model.booster_.set_param({"nthread": model.n_jobs})
+    names = booster.feature_names or [f"x{i}" for i in range(booster.num_features())]
+    model.feature_names_in_ = np.asarray(names, dtype=object)
+    if cls.task == "classification":
+        classes = getattr(obj, "classes_", None)
+        n_class = max(2, int(json.loads(booster.save_config())["learner"]["learner_model_param"]
+                             .get("num_class", "0") or 0))
+        model.classes_ = np.asarray(classes if classes is not None else np.arange(n_class))
+    return model
 
 
 def _array(X: Any) -> Any:
