@@ -37,6 +37,7 @@ _LAZY = {
     "train_and_register": "zoo.models",
     "register_trained": "zoo.models",
     "batch_predicted": "zoo.models",
+    "ask_plugins": "zoo.models",
     "predict_table": "zoo.predicting",
     "build_catalogue": "zoo.catalogue",
     "ComponentInfo": "zoo.catalogue",

@@ -8,6 +8,7 @@ pandas and every plugin's library are imported inside the commands that need the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -22,11 +23,13 @@ from zoo.clitools import (
     confirm,
     console,
     err_console,
+    escape,
     json_option,
     make_table,
     open_registry,
     parse_pairs,
     print_json,
+    print_metrics,
     progress_steps,
     write_chunks,
     yes_option,
@@ -66,19 +69,52 @@ class ZooGroup(click.Group):
                 _fail(str(exc), exc.exit_code)
             except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
                 raise
+            except BrokenPipeError:  # `zoo ... | head` closed the pipe: nothing left to say
+                _quiet_broken_pipe()
             except Exception as exc:  # a bug in zoo or a plugin: still one line unless debugging
+                known = _library_error_message(exc)
+                if known is not None:
+                    _fail(known, 1)
                 if os.environ.get("ZOO_DEBUG"):
                     raise
                 _fail(f"{type(exc).__name__}: {exc} (set ZOO_DEBUG=1 for the traceback)", 1)
 
 
 def _fail(message: str, code: int) -> None:
-    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    # Messages echo user input (names, refs, column headers): escaped, never markup.
+    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    err_console.print(f"[yellow]Warning:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]Warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def _quiet_broken_pipe() -> None:
+    """Exit without a word when the reader of stdout has gone (128 + SIGPIPE, as a shell
+    tool killed by the signal); stdout goes to /dev/null so the exit flush cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (a test runner's stream)
+        pass
+    sys.exit(141)
+
+
+def _library_error_message(exc: Exception) -> str | None:
+    """One deliberate line for errors libraries raise on bad input: a damaged compressed
+    file (a bundle, a zip-based artifact) and a parameter value scikit-learn rejects at fit
+    time (``--param alpha=abc``); ``None`` for any other error."""
+    import zipfile
+    import zlib
+
+    if isinstance(exc, (zlib.error, zipfile.BadZipFile)) or (
+            isinstance(exc, EOFError) and "compressed" in str(exc)):
+        return (f"a compressed file is damaged or truncated ({exc}); make it again "
+                "(e.g. `zoo export`) and copy it whole")
+    if type(exc).__name__ == "InvalidParameterError":  # sklearn's, by name: no import
+        return f"bad parameter value: {exc} Fix the --param value"
+    return None
 
 
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -120,15 +156,17 @@ def plugins(show_all: bool, requirements: bool, as_json: bool) -> None:
     if as_json:
         print_json({"plugins": [i.as_dict() for i in infos], "conflicts": conflicts})
         return
-    table = make_table("name", "version", "licence", "status", "hooks", title="Plugins")
+    table = make_table("name", "version", "licence", "status", "hooks", title="Plugins",
+                       drop=("hooks", "licence"))
     for info in infos:
-        status = "[green]ok[/]" if not info.error else f"[red]broken[/]: {info.error}"
-        table.add_row(info.name, info.version, info.licence, status, ", ".join(info.hooks))
+        status = "[green]ok[/]" if not info.error else f"[red]broken[/]: {escape(info.error)}"
+        table.add_row(escape(info.name), escape(info.version), escape(info.licence), status,
+                      escape(", ".join(info.hooks)))
     console.print(table if infos else "No plugins installed. Try: zoo install ./plugins/zoo-sklearn")
     for c in conflicts:
         err_console.print(
-            f"[yellow]Warning:[/] {c['refused']} also provides {c['kind']} {c['name']}; "
-            f"{c['kept']} keeps it"
+            f"[yellow]Warning:[/] {escape(c['refused'])} also provides {escape(c['kind'])} "
+            f"{escape(c['name'])}; {escape(c['kept'])} keeps it"
         )
 
 
@@ -151,7 +189,11 @@ def install(packages: tuple[str, ...], upgrade: bool, editable: bool) -> None:
 @yes_option
 def uninstall(packages: tuple[str, ...], yes: bool) -> None:
     """Uninstall plugins from the environment zoo runs in, with pip."""
-    _run_pip([sys.executable, "-m", "pip", "uninstall", *packages, *(["-y"] if yes else [])])
+    if not yes and not sys.stdin.isatty():
+        raise ZooError(f"zoo uninstall asks before removing {' '.join(packages)}, and there is no "
+                       "terminal to answer: add -y to uninstall without asking")
+    confirm(f"Uninstall {', '.join(packages)}?", yes)
+    _run_pip([sys.executable, "-m", "pip", "uninstall", "-y", *packages])
 
 
 def _run_pip(args: list[str]) -> None:
@@ -184,21 +226,23 @@ def components(name: str | None, kind: str | None, as_json: bool) -> None:
             print_json(info)
             return
         licence = f", licence {info['licence']}" if info["licence"] else ""
-        console.print(f"[bold]{info['name']}[/] ({info['kind']}, {info['task']}) from "
-                      f"{info['plugin']} {info['plugin_version']}{licence}\n{info['description']}")
+        console.print(f"[bold]{escape(info['name'])}[/] ({escape(info['kind'])}, {escape(info['task'])}) "
+                      f"from {escape(info['plugin'])} {escape(info['plugin_version'])}{escape(licence)}\n"
+                      f"{escape(info['description'], newlines=True)}")
         table = make_table("parameter", "default", title="Parameters")
         for key, value in info["params"].items():
-            table.add_row(key, repr(value))
+            table.add_row(escape(key), escape(repr(value)))
         console.print(table)
         return
     items = [c.as_dict() for c in catalogue.of_kind(kind)]
     if as_json:
         print_json(items)
         return
-    table = make_table("name", "kind", "task", "plugin", "licence", "description", title="Components")
+    table = make_table("name", "kind", "task", "plugin", "licence", "description", title="Components",
+                       drop=("licence", "plugin", "task"))
     for c in items:
-        table.add_row(c["name"], c["kind"], c["task"], f"{c['plugin']} {c['plugin_version']}",
-                      c["licence"], c["description"])
+        table.add_row(*map(escape, (c["name"], c["kind"], c["task"], f"{c['plugin']} {c['plugin_version']}",
+                                    c["licence"], c["description"])))
     console.print(table)
 
 
@@ -216,14 +260,21 @@ def components(name: str | None, kind: str | None, as_json: bool) -> None:
 @click.option("--test-size", default=0.2, show_default=True, help="Share of rows held out for metrics.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the train/test split.")
 @click.option("--description", help="Free text stored with the version.")
+@click.option("--features", metavar="A,B,...", help="Learn from these columns only.")
+@click.option("--drop", metavar="A,B,...", help="Columns not to learn from (IDs, leaks, ...).")
+@click.option("--drop-missing-target", is_flag=True, help="Drop rows whose target is missing.")
 @json_option
 @click.pass_context
 def train(ctx: click.Context, component: str, data: str, target: str | None, name: str,
           params: tuple[str, ...], tags: tuple[str, ...], test_size: float, seed: int,
-          description: str | None, as_json: bool) -> None:
-    """Train COMPONENT on DATA (CSV or Parquet), hold out a test split and register a version."""
+          description: str | None, features: str | None, drop: str | None,
+          drop_missing_target: bool, as_json: bool) -> None:
+    """Train COMPONENT on DATA (CSV or Parquet), hold out a test split and register a version.
+
+    Columns may hold numbers, true/false, text categories, dates and missing values.
+    """
     from zoo.catalogue import build_catalogue
-    from zoo.data import read_table
+    from zoo.data import choose_columns, read_table
     from zoo.models import train_and_register
 
     info = build_catalogue().get(component)
@@ -232,7 +283,7 @@ def train(ctx: click.Context, component: str, data: str, target: str | None, nam
     info.create(**param_values)  # reject unknown parameters before reading any data
     registry = open_registry(ctx)
     with progress_steps() as step:
-        df = read_table(data)
+        df = choose_columns(read_table(data), target, features, drop, drop_missing_target)
         version, result = train_and_register(
             registry, info, df, target, name=name, params=param_values, test_size=test_size,
             seed=seed, tags=tag_values, description=description, step=step)
@@ -241,7 +292,7 @@ def train(ctx: click.Context, component: str, data: str, target: str | None, nam
         return
     console.print(f"Registered [bold]{version['ref']}[/] ({info.name}, "
                   f"{result.n_train} train / {result.n_test} test rows)")
-    _print_metrics(version["metrics"])
+    print_metrics(version["metrics"])
 
 
 @cli.command()
@@ -312,9 +363,13 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
         raise ZooError("--scheduler needs --engine dask")
     model = registry.load(ref, observed=False)  # reports each chunk itself
     seconds = 0.0
+    # Batches are reported once the file has scored, so a bad row late in a file records
+    # none; past PENDING_ROWS the oldest go out early, to keep memory flat on huge files.
+    pending: list[tuple[Any, Any, float]] = []
 
-    def scored() -> Iterator[Any]:
+    def scored(status: Any) -> Iterator[Any]:
         nonlocal seconds
+        done = 0
         for n, chunk in enumerate(iter_table(data, chunk_rows)):
             start = time.perf_counter()
             with warnings.catch_warnings():
@@ -325,299 +380,36 @@ def predict(ctx: click.Context, ref: str, data: str, output: str | None, interva
                     out = intervals(model, chunk, out)
             elapsed = time.perf_counter() - start
             seconds += elapsed
-            batch_predicted(registry, version, chunk, out, elapsed)
+            pending.append((chunk, out, elapsed))
+            while sum(len(c) for c, _, _ in pending) > PENDING_ROWS and len(pending) > 1:
+                batch_predicted(registry, version, *pending.pop(0))
+            done += len(chunk)
+            status.update(f"scored {done:,} rows with {escape(version['ref'])}")
             yield out
 
-    rows = write_chunks(scored(), output, as_json)
+    # Progress only when the rows go to a file: a live display would capture stdout's rows.
+    with (err_console.status(f"reading {escape(data)}") if output else _NoStatus()) as status:
+        rows = write_chunks(scored(status), output, as_json)
+    for chunk, out, elapsed in pending:
+        batch_predicted(registry, version, chunk, out, elapsed)
     if note:
         err_console.print(note, highlight=False, soft_wrap=True)
     if output:
         err_console.print(f"Wrote {rows} rows to {output} ({version['ref']}, {seconds:.3f} s scoring)")
 
 
-def _print_metrics(metrics: dict[str, float]) -> None:
-    if metrics:
-        table = make_table("metric", "value", title="Held-out metrics")
-        for key, value in metrics.items():
-            table.add_row(key, f"{value:.4f}")
-        console.print(table)
+#: Rows of scored batches ``zoo predict`` holds back until the whole file has scored.
+PENDING_ROWS = 250_000
 
 
-# --- browsing the registry ---
+class _NoStatus(contextlib.nullcontext):
+    """What ``err_console.status`` gives, doing nothing (rows go to stdout)."""
 
+    def __enter__(self) -> _NoStatus:
+        return self
 
-@cli.command()
-@click.option("--limit", type=int, metavar="N",
-              help="At most N models, most recently updated first (table default 50; 0 for all).")
-@json_option
-@click.pass_context
-def models(ctx: click.Context, limit: int | None, as_json: bool) -> None:
-    """List registered models with their latest version and aliases."""
-    registry = open_registry(ctx)
-    if as_json:
-        print_json(registry.models(limit=limit, recent_first=bool(limit)))
-        return
-    limit = 50 if limit is None else limit
-    shown = registry.models(limit=limit, recent_first=bool(limit))
-    total = registry.model_count() if limit and len(shown) == limit else len(shown)
-    table = make_table("name", "versions", "latest", "aliases", "tags", "updated", title="Models")
-    for m in shown:
-        table.add_row(
-            m["name"], str(m["versions"]), str(m["latest"]),
-            ", ".join(f"{a}→{v}" for a, v in m["aliases"].items()),
-            ", ".join(f"{k}={v}" for k, v in m["tags"].items()),
-            _when(m["updated_at"]),
-        )
-    console.print(table if shown else "The registry is empty. Try: zoo train --help")
-    if len(shown) < total:
-        # A person reads a page, not 1,000 rows: say how to see the rest.
-        err_console.print(f"{len(shown)} of {total} models, most recently updated first; "
-                          "--limit 0 shows all, --json prints them for scripts")
-
-
-@cli.command()
-@click.argument("name", required=False)
-@click.option("--where", help="Filter, e.g. \"metrics.auc > 0.9 and tags.team = 'growth'\".")
-@click.option("--order-by", help="Sort fields, '-' for descending, e.g. -metrics.auc,version.")
-@click.option("--limit", type=int, help="At most this many versions.")
-@json_option
-@click.pass_context
-def versions(ctx: click.Context, name: str | None, where: str | None, order_by: str | None,
-             limit: int | None, as_json: bool) -> None:
-    """List versions of model NAME (of every model without NAME), filtered and sorted."""
-    rows = open_registry(ctx).versions(name, where=where, order_by=order_by, limit=limit)
-    if as_json:
-        print_json(rows)
-        return
-    metric_keys = sorted({k for r in rows for k in r["metrics"]})[:5]
-    table = make_table("ref", "component", "aliases", *metric_keys, "tags", "created", title="Versions")
-    for r in rows:
-        table.add_row(
-            r["ref"], r["component"], ", ".join(r["aliases"]),
-            *[_fmt(r["metrics"].get(k)) for k in metric_keys],
-            ", ".join(f"{k}={v}" for k, v in r["tags"].items()),
-            _when(r["created_at"]),
-        )
-    console.print(table if rows else "No versions match.")
-
-
-def _when(timestamp: str | None) -> str:
-    """An ISO timestamp to minutes, for tables."""
-    return (timestamp or "")[:16].replace("T", " ")
-
-
-def _fmt(value: Any) -> str:
-    return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-@cli.command()
-@click.argument("ref")
-@json_option
-@click.pass_context
-def show(ctx: click.Context, ref: str, as_json: bool) -> None:
-    """Show one version: component, params, metrics, tags, aliases, data fingerprint."""
-    v = open_registry(ctx).get(ref)
-    if as_json:
-        print_json(v)
-        return
-    console.print(f"[bold]{v['ref']}[/]  {v['component']} ({v['kind']}, {v['task']}) "
-                  f"from {v['plugin']} {v['plugin_version']}")
-    console.print(f"created {v['created_at']}   aliases: {', '.join(v['aliases']) or '-'}")
-    if v.get("description"):
-        console.print(v["description"])
-    if v.get("data"):
-        d = v["data"]
-        console.print(f"training data: {d['rows']} rows, {len(d['schema'])} columns, "
-                      f"sha256 {d['sha256'][:16]}…")
-    console.print(f"artifact: {v['artifact_format']} sha256 {v['artifact_sha256'][:16]}…")
-    _print_metrics(v["metrics"])
-    for title, values in (("Parameters", v["params"]), ("Tags", v["tags"])):
-        if values:
-            table = make_table("key", "value", title=title)
-            for key, value in values.items():
-                table.add_row(key, str(value))
-            console.print(table)
-
-
-@cli.command()
-@click.argument("name")
-@click.argument("version", type=int, required=False)
-@click.argument("alias", required=False)
-@click.option("--delete", "delete_alias", metavar="ALIAS", help="Remove this alias.")
-@json_option
-@click.pass_context
-def alias(ctx: click.Context, name: str, version: int | None, alias: str | None,
-          delete_alias: str | None, as_json: bool) -> None:
-    """Point ALIAS (e.g. champion) of model NAME at VERSION; without them, show alias history."""
-    registry = open_registry(ctx)
-    if delete_alias:
-        registry.remove_alias(name, delete_alias)
-        console.print(f"Removed {name}@{delete_alias}")
-        return
-    if version is not None and alias:
-        registry.set_alias(name, alias, version)
-        console.print(f"{name}@{alias} → version {version}")
-        return
-    if version is not None:
-        raise ZooError("give both VERSION and ALIAS, e.g. zoo alias fraud 3 champion")
-    history = registry.alias_history(name)
-    if as_json:
-        print_json(history)
-        return
-    table = make_table("alias", "from", "to", "changed", title=f"Alias history of {name}")
-    for h in history:
-        table.add_row(h["alias"], _fmt(h["from_version"]) or "-", _fmt(h["to_version"]) or "-",
-                      h["changed_at"][:19])
-    console.print(table if history else f"{name} has no aliases yet.")
-
-
-@cli.command()
-@click.argument("ref")
-@click.argument("pairs", nargs=-1, required=True, metavar="KEY=VALUE...")
-@click.pass_context
-def tag(ctx: click.Context, ref: str, pairs: tuple[str, ...]) -> None:
-    """Tag a model (REF = name) or a version (name:3, name@alias) with KEY=VALUE pairs."""
-    tags = {k: str(v) for k, v in parse_pairs(pairs, "tag").items()}
-    open_registry(ctx).tag(ref, tags)
-    console.print(f"Tagged {ref}: " + ", ".join(f"{k}={v}" for k, v in tags.items()))
-
-
-@cli.command()
-@click.argument("ref")
-@json_option
-@click.pass_context
-def lineage(ctx: click.Context, ref: str, as_json: bool) -> None:
-    """Show where a version came from: parents, component, plugin version, training data."""
-    from rich.tree import Tree
-
-    node = open_registry(ctx).lineage(ref)
-    if as_json:
-        print_json(node)
-        return
-
-    def label(v: dict[str, Any], relation: str | None = None) -> str:
-        data = v.get("data") or {}
-        text = f"[bold]{v['ref']}[/] {v['component']} ({v['plugin']} {v['plugin_version']})"
-        if data:
-            text += f" data {data['sha256'][:12]}… {data['rows']} rows"
-        return f"{relation}: {text}" if relation else text
-
-    def grow(tree: Any, v: dict[str, Any]) -> None:
-        for parent in v.get("parents", []):
-            grow(tree.add(label(parent, parent.get("relation"))), parent)
-
-    root = Tree(label(node))
-    grow(root, node)
-    console.print(root)
-
-
-@cli.command()
-@json_option
-@click.pass_context
-def verify(ctx: click.Context, as_json: bool) -> None:
-    """Re-hash every artifact; report corrupted, missing and orphaned files (exit 1 if any)."""
-    report = open_registry(ctx).verify()
-    problems = len(report["corrupted"]) + len(report["missing"]) + len(report["orphans"])
-    _print_result(report, as_json, f"Checked {report['checked']} artifacts: {report['ok']} ok",
-                  *(f"[red]{problem}[/] {item['sha256'][:16]}… used by {', '.join(item['refs'])}"
-                    for problem in ("corrupted", "missing") for item in report[problem]),
-                  *(f"[yellow]orphan[/] {path}" for path in report["orphans"]))
-    if problems:
-        sys.exit(1)
-
-
-@cli.command()
-@click.option("--dry-run", is_flag=True, help="List what would be removed, remove nothing.")
-@json_option
-@click.pass_context
-def gc(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
-    """Remove orphaned artifact files (left by a crash) and stale temp files from the store."""
-    report = open_registry(ctx).gc(dry_run=dry_run)
-    verb = "Would remove" if dry_run else "Removed"
-    _print_result(report, as_json, f"{verb} {len(report['removed'])} orphaned files "
-                  f"({report['bytes']} bytes)", *(f"  {path}" for path in report["removed"]))
-
-
-@cli.command()
-@click.argument("ref")
-@yes_option
-@click.pass_context
-def delete(ctx: click.Context, ref: str, yes: bool) -> None:
-    """Delete a version (name:3, name@alias) or a whole model (name) and its unshared artifacts."""
-    registry = open_registry(ctx)
-    whole_model = ":" not in ref and "@" not in ref
-    what = f"model {ref} and all its versions" if whole_model else ref
-    # Fail on an unknown ref before asking; a model may exist with no versions left.
-    if not whole_model or ref not in {m["name"] for m in registry.models()}:
-        registry.get(ref)
-    confirm(f"Delete {what}?", yes)
-    deleted = registry.delete(ref)
-    console.print(f"Deleted {', '.join(deleted.get('refs', [ref]))}")
-
-
-@cli.command()
-@click.argument("name", required=False)
-@click.option("--limit", default=50, show_default=True)
-@json_option
-@click.pass_context
-def audit(ctx: click.Context, name: str | None, limit: int, as_json: bool) -> None:
-    """Show the append-only audit log of registry changes (newest first)."""
-    import json
-
-    rows = open_registry(ctx).audit(name, limit=limit)
-    if as_json:
-        print_json(rows)
-        return
-    table = make_table("at", "action", "model", "version", "details", title="Audit log")
-    for r in rows:
-        table.add_row(r["at"][:19], r["action"], r["model"] or "", _fmt(r["version"]),
-                      json.dumps(r["details"])[:80] if r["details"] else "")
-    console.print(table)
-
-
-@cli.command("export")
-@click.argument("refs", nargs=-1, required=True)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Bundle file to write, e.g. fraud.zoo.")
-@json_option
-@click.pass_context
-def export_command(ctx: click.Context, refs: tuple[str, ...], output: str, as_json: bool) -> None:
-    """Write versions (REFS: name for all versions, name:3, name@alias) to a portable bundle."""
-    result = open_registry(ctx).export(list(refs), output)
-    _print_result(result, as_json, f"Exported {len(result['versions'])} versions and {result['artifacts']} "
-                  f"artifacts to {result['path']} ({result['bytes']} bytes)")
-
-
-@cli.command("import")
-@click.argument("bundle", type=click.Path(dir_okay=False))
-@json_option
-@click.pass_context
-def import_command(ctx: click.Context, bundle: str, as_json: bool) -> None:
-    """Restore a bundle into the registry; every hash is verified before anything is written."""
-    result = open_registry(ctx).import_bundle(bundle)
-    skipped = f", skipped {len(result['skipped'])} already present" if result["skipped"] else ""
-    _print_result(result, as_json, f"Imported {len(result['imported'])} versions{skipped}",
-                  *(f"  {ref}" for ref in result["imported"]))
-
-
-@cli.command("backup")
-@click.argument("path", type=click.Path(dir_okay=False))
-@json_option
-@click.pass_context
-def backup_command(ctx: click.Context, path: str, as_json: bool) -> None:
-    """Copy the registry and its artifacts to PATH while other processes keep writing."""
-    result = open_registry(ctx).backup(path)
-    _print_result(result, as_json, f"Backed up {result['versions']} versions and {result['artifacts']} "
-                  f"artifacts to {result['path']}; use it with --registry {result['path']}")
-
-
-def _print_result(result: Any, as_json: bool, *lines: str) -> None:
-    """A registry-wide command's ``result`` as JSON with --json, else its ``lines`` of text."""
-    if as_json:
-        print_json(result)
-        return
-    for line in lines:
-        console.print(line)
+    def update(self, _text: str) -> None:
+        pass
 
 
 def _add_plugin_commands() -> None:
@@ -635,4 +427,10 @@ _add_plugin_commands()
 
 def main() -> None:
     """Entry point of the ``zoo`` command."""
-    cli()
+    try:
+        cli()
+    finally:
+        try:  # output still buffered when the reader of a pipe has gone
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_broken_pipe()

@@ -72,6 +72,12 @@ def training_artifacts(model: Any, X_test: Any, y_test: Any, split: dict[str, An
 
 
 @hookspec(firstresult=True)
+def import_guard() -> Any:
+    """A context manager giving ``check(version, model_path)``, entered once per bundle import
+    and called on each version before its rows commit; raising refuses the whole import."""
+
+
+@hookspec(firstresult=True)
 def prediction_intervals(registry: Any, version: dict[str, Any], level: float,
                          method: str | None) -> tuple[Callable[[Any, Any, Any], Any], str] | None:
     """How to add interval or prediction-set columns holding the truth with probability
@@ -86,6 +92,19 @@ def predict_with_engine(engine: str, registry: Any, version: dict[str, Any], dat
     ``output``; ``options`` holds scheduler, chunk_rows, as_json and ``intervals`` (the
     ``prediction_intervals`` answer, or None). Prints what it did and returns one summary per
     file, or None when this plugin does not run ``engine``."""
+
+
+@hookspec(firstresult=True)
+def adopt_model(obj: Any) -> Any:
+    """A fitted component of yours wrapping ``obj``, an already-fitted model of your library
+    (a scikit-learn estimator, an xgboost Booster, ...) that ``Registry.register`` was given,
+    or None when ``obj`` is not one of yours. First answer wins."""
+
+
+@hookspec
+def version_references(registry: Any, version: dict[str, Any]) -> list[str] | None:
+    """What in this plugin's tables needs ``version`` (e.g. ``"arm B of A/B experiment q3"``);
+    asked inside the delete's write transaction: any answer keeps it unless ``--force``."""
 
 
 # --- Events: called after the fact; monitors implement these ---
@@ -106,3 +125,27 @@ def batch_predicted(
 ) -> None:
     """A loaded model scored ``inputs`` into ``predictions`` in ``seconds`` (DataFrames from the
     CLI; from ``Registry.load(ref)`` models, whatever the caller passed and the method returned)."""
+
+
+# --- Serving: what ``zoo serve`` asks the plugins that route traffic ---
+
+
+@hookspec(firstresult=True)
+def serve_route(registry: Any, model: str, unit: str | None,
+                fields: dict[str, Any]) -> dict[str, Any] | None:
+    """Which version serves a request for ``model`` from unit ``unit`` (from a header; None
+    when the request named none, then take it from ``fields``, the request's first row):
+    ``{"experiment", "arm", "ref", "shadows": {arm: ref}}``, or None when nothing routes it."""
+
+
+@hookspec(firstresult=True)
+def serve_outcome(registry: Any, model: str, unit: str, value: float) -> dict[str, Any] | None:
+    """Record ``value`` as the outcome of ``unit`` in what routes ``model``, once per unit (a
+    repeat changes nothing): ``{"experiment", "arm", "recorded": bool}``, or None."""
+
+
+@hookspec
+def shadow_scored(registry: Any, experiment: str, arm: str, ref: str, control: Any, shadow: Any,
+                  seconds: float) -> None:
+    """A server scored the same rows with shadow ``arm`` (version ``ref``) as with the version it
+    returned: ``control`` and ``shadow`` are their prediction tables, gathered over ~1 s."""

@@ -159,6 +159,61 @@ def test_hook_version_registered(add_plugin, registry_path):
     assert events.registered == ["m:1", "m:2"]
 
 
+def test_hook_version_references(add_plugin, registry_path):
+    from zoo import Registry, ZooError
+
+    class Pins:
+        @hookimpl
+        def version_references(self, registry, version):
+            return ["pinned by a test"] if version["version"] == 1 else []
+
+    add_plugin(Pins(), "t-pins")
+    model = BaselineRegressor().fit(pd.DataFrame({"x": [1.0, 2.0]}), pd.Series([1.0, 3.0]))
+    with Registry(registry_path) as reg:
+        reg.register("m", model)
+        reg.register("m", model)
+        assert reg.delete("m:2")["unlinked"] == []
+        with pytest.raises(ZooError, match="pinned by a test.*--force"):
+            reg.delete("m:1")
+        assert reg.delete("m:1", force=True)["unlinked"] == ["pinned by a test"]
+
+
+def test_hook_import_guard(add_plugin, registry_path, tmp_path):
+    import contextlib
+
+    from zoo import Registry, ZooError
+
+    seen = []
+
+    class Guard:
+        @hookimpl
+        def import_guard(self):
+            @contextlib.contextmanager
+            def guard():
+                def check(version, model_path):
+                    seen.append((version["ref"], Path(model_path).is_file()))
+                    if version["version"] == 2:
+                        raise ZooError(f"{version['ref']}: refused by the guard")
+
+                yield check
+
+            return guard()
+
+    add_plugin(Guard(), "t-guard")
+    model = BaselineRegressor().fit(pd.DataFrame({"x": [1.0, 2.0]}), pd.Series([1.0, 3.0]))
+    with Registry(registry_path) as reg:
+        reg.register("m", model)
+        reg.export(["m:1"], tmp_path / "one.zoo")
+        reg.register("m", model)
+        reg.export(["m"], tmp_path / "both.zoo")
+    with Registry(tmp_path / "other.db") as other:
+        with pytest.raises(ZooError, match="refused by the guard"):
+            other.import_bundle(tmp_path / "both.zoo")
+        assert other.models() == []  # refused as a whole: nothing committed
+        assert [v["ref"] for v in other.import_bundle(tmp_path / "one.zoo")["imported_versions"]] == ["m:1"]
+    assert ("m:1", True) in seen and ("m:2", True) in seen
+
+
 def test_hook_batch_predicted(add_plugin, tmp_path):
     from zoo.cli import cli
 
@@ -291,3 +346,88 @@ def test_hooks_run_through_pluggy_so_wrappers_run(add_plugin, registry_path):
     with Registry(registry_path) as reg:
         reg.register("m", model)
     assert seen == [("before", "m:1"), ("after", "m:1")]
+
+
+def test_hook_adopt_model(add_plugin, registry_path):
+    """A plugin wraps an object of its library that `Registry.register` was given."""
+    from zoo import Registry, ZooError
+
+    class Fitted:
+        """A model fitted outside zoo: it knows its slope."""
+
+        slope = 2.0
+
+    class Adopter:
+        @hookimpl
+        def adopt_model(self, obj):
+            if not isinstance(obj, Fitted):
+                return None
+            model = Regressor().fit(pd.DataFrame({"x": [1.0, 2.0, 3.0]}), [2.0, 4.0, 6.0])
+            model.adopted_slope_ = obj.slope
+            return model
+
+    add_plugin(offering(Regressor), "t")
+    add_plugin(Adopter(), "adopter")
+    with Registry(registry_path) as registry:
+        version = registry.register("outside", Fitted())
+        assert version["component"] == "t.regressor"
+        with pytest.raises(ZooError, match="no installed plugin adopts it"):
+            registry.register("other", object())
+
+
+# --- serving (zoo-serve asks these through zoo.ask_plugins) ---
+
+
+def test_hook_serve_route(add_plugin, registry_path):
+    import zoo
+
+    class Router:
+        @hookimpl
+        def serve_route(self, model, unit, fields):
+            if model != "m":
+                return None
+            return {"experiment": "e", "arm": "B", "ref": "m:2", "shadows": {},
+                    "unit": unit or fields.get("id")}
+
+    add_plugin(Router(), "t-router")
+    with zoo.Registry(registry_path) as registry:
+        answer = zoo.ask_plugins("serve_route", registry=registry, model="m", unit=None, fields={"id": 7})
+        assert answer["ref"] == "m:2" and answer["unit"] == 7
+        assert zoo.ask_plugins("serve_route", registry=registry, model="other", unit="u", fields={}) is None
+
+
+def test_hook_serve_outcome(add_plugin, registry_path):
+    import zoo
+
+    class Outcomes:
+        def __init__(self):
+            self.units = set()
+
+        @hookimpl
+        def serve_outcome(self, model, unit, value):
+            new = unit not in self.units
+            self.units.add(unit)
+            return {"experiment": "e", "arm": "A", "recorded": new}
+
+    add_plugin(Outcomes(), "t-outcomes")
+    with zoo.Registry(registry_path) as registry:
+        ask = lambda: zoo.ask_plugins("serve_outcome", registry=registry, model="m", unit="u1", value=1.0)  # noqa: E731
+        assert [ask()["recorded"], ask()["recorded"]] == [True, False]
+
+
+def test_hook_shadow_scored(add_plugin, registry_path):
+    import zoo
+
+    seen = []
+
+    class Shadows:
+        @hookimpl
+        def shadow_scored(self, experiment, arm, ref, control, shadow, seconds):
+            seen.append((experiment, arm, ref, len(control), list(shadow.columns), seconds))
+
+    add_plugin(Shadows(), "t-shadows")
+    table = pd.DataFrame({"prediction": [0, 1]})
+    with zoo.Registry(registry_path) as registry:
+        zoo.ask_plugins("shadow_scored", registry=registry, experiment="e", arm="B", ref="m:2",
+                        control=table, shadow=table, seconds=0.01)
+    assert seen == [("e", "B", "m:2", 2, ["prediction"], 0.01)]

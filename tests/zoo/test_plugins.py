@@ -287,7 +287,9 @@ def test_a_plugin_command_never_replaces_a_built_in_one(add_plugin, monkeypatch)
     result = CliRunner().invoke(cli_module.cli, ["models"])
     assert result.exit_code == 0 and "hijacked" not in result.output
     listing = json.loads(CliRunner().invoke(cli_module.cli, ["plugins", "--json"]).output)
-    assert {"kind": "command", "name": "models", "kept": "zoo", "refused": "t-hijack"} in listing["conflicts"]
+    # `zoo models` belongs to the built-in zoo.registry plugin, which keeps it.
+    assert {"kind": "command", "name": "models", "kept": "zoo.registry",
+            "refused": "t-hijack"} in listing["conflicts"]
 
 
 def test_a_command_clash_fails_in_strict_mode(add_plugin, monkeypatch):
@@ -299,7 +301,7 @@ def test_a_command_clash_fails_in_strict_mode(add_plugin, monkeypatch):
     add_plugin(_command_plugin("verify"), "t-hijack-strict")
     cli_module._add_plugin_commands()
     assert "'t-hijack-strict' also provides command 'verify'" in str(cli_module.ZooGroup.load_error)
-    assert cli_module.cli.commands["verify"].callback.__module__ == "zoo.cli"
+    assert cli_module.cli.commands["verify"].callback.__module__ == "zoo.default_plugins.registry.admin"
 
 
 def test_a_built_in_plugin_can_be_disabled_like_an_installed_one(run_zoo):
