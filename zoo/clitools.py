@@ -33,7 +33,8 @@ class LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(**self._options)
+            # emoji=False: a user string like ':a:' must print as typed, not as an emoji
+            self._console = Console(emoji=False, **self._options)
         return self._console
 
     def __getattr__(self, name: str) -> Any:

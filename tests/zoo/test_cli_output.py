@@ -315,3 +315,8 @@ def test_listings_render_hostile_strings_literally(hostile_registry, value):
     assert error.exit_code != 0
     clean_output(error.output)
     assert "Error:" in error.output
+
+
+def test_emoji_codes_in_user_strings_print_as_typed(hostile_registry):
+    result = CliRunner().invoke(cli, ["--registry", str(hostile_registry), "tag", "m:1", "team=:a:"])
+    assert result.exit_code == 0 and ":a:" in result.output
