@@ -72,8 +72,9 @@ from zoo.interfaces import (
     SearchSpace,
 )
 
-__all__ = ["CHECKS", "HEAVY", "check_component", "check_install", "check_plugin", "checks_for", "offering",
-           "parametrize_with_checks", "predictor_data", "registered", "run_check"]
+__all__ = ["CHECKS", "HEAVY", "check_component", "check_install", "check_plugin", "checks_for",
+           "load_in_subprocess", "offering", "parametrize_with_checks", "predictor_data", "registered",
+           "run_check"]
 
 #: Rows the checks fit on, and rows they predict.
 N_FIT, N_NEW = 200, 60
@@ -364,6 +365,51 @@ def check_install(source: str | Path, name: str, component: type,
                 columns, here = ["prediction"], model.predict(new)[:, None]
         _expect(scored[columns].to_numpy().tolist() == here.tolist(),
                 "zoo predict in the new environment and the version loaded here score differently")
+
+
+# --- loading untrusted versions where a crash cannot take the test run down ---
+
+#: The child of ``load_in_subprocess``: loads each ref (scoring the rows file when given) and
+#: prints one line per ref.
+_LOAD_EACH = """
+import sys
+import pandas as pd
+from zoo import Registry, ZooError
+rows = pd.read_parquet(sys.argv[2]) if sys.argv[2] else None
+with Registry(sys.argv[1]) as reg:
+    for ref in sys.argv[3:]:
+        try:
+            model = reg.load(ref, observed=False)
+            if rows is not None:
+                model.predict(rows)
+            print("LOADED", ref, flush=True)
+        except ZooError as exc:
+            print("REFUSED", ref, str(exc).replace(chr(10), "<newline>"), flush=True)
+"""
+
+
+def load_in_subprocess(registry_path: str | Path, refs: Iterable[str], rows: Any = None, *,
+                       timeout: float = 120, preexec_fn: Callable[[], None] | None = None) -> dict[str, str]:
+    """Load each of ``refs`` from the registry (and predict ``rows``, a DataFrame, with it) in a
+    child process, so that a crafted model that crashes or hangs its loader fails the calling
+    test instead of killing it. Returns the child's line per ref: ``"LOADED ref"`` or
+    ``"REFUSED ref message"`` (the message's newlines shown as ``<newline>``)."""
+    import subprocess
+    import sys
+
+    refs = list(refs)
+    with tempfile.TemporaryDirectory(prefix="zoo-load-") as tmp:
+        rows_file = ""
+        if rows is not None:
+            rows_file = str(Path(tmp) / "rows.parquet")
+            rows.to_parquet(rows_file)
+        proc = subprocess.run([sys.executable, "-c", _LOAD_EACH, str(registry_path), rows_file, *refs],
+                              capture_output=True, text=True, timeout=timeout, preexec_fn=preexec_fn)
+    _expect(proc.returncode == 0, f"loading crashed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    lines = {line.split()[1]: line for line in proc.stdout.splitlines() if line.split()[:1] in
+             (["LOADED"], ["REFUSED"])}
+    _expect(set(lines) == set(refs), f"the loading child answered for {sorted(lines)}, not {refs}")
+    return lines
 
 
 # --- a throwaway plugin, so that a registry can store classes no installed plugin offers ---

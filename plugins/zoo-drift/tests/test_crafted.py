@@ -6,11 +6,8 @@ a memory cap, so a regression fails instead of exhausting the machine."""
 from __future__ import annotations
 
 import io
-import os
 import re
 import resource
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -20,18 +17,7 @@ import pytest
 from zoo_drift.validate import check_params
 
 from zoo import IntegrityError, Registry, build_catalogue
-
-LOAD_ALL = """
-import sys
-from zoo import Registry, ZooError
-with Registry(sys.argv[1]) as reg:
-    for ref in sys.argv[2:]:
-        try:
-            reg.load(ref, observed=False)
-            print("LOADED", ref, flush=True)
-        except ZooError as exc:
-            print("REFUSED", ref, str(exc).replace(chr(10), "<newline>"), flush=True)
-"""
+from zoo.testing import load_in_subprocess
 
 
 def fitted():
@@ -90,11 +76,7 @@ def test_crafted_drift_tests_are_refused_in_one_line(registry_path, tmp_path):
             test = fitted()
             test.save = lambda path, data=data: Path(path).write_bytes(data)
             refs[name] = registry.register(name, test)["ref"]
-    proc = subprocess.run([sys.executable, "-c", LOAD_ALL, str(registry_path), *refs.values()],
-                          capture_output=True, text=True, timeout=120, preexec_fn=_cap_memory,
-                          env={**os.environ})
-    assert proc.returncode == 0, f"loading crashed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    lines = {line.split()[1]: line for line in proc.stdout.splitlines()}
+    lines = load_in_subprocess(registry_path, refs.values(), preexec_fn=_cap_memory)
     assert lines[refs["good"]].startswith("LOADED"), lines[refs["good"]]
     for name, (_, problem) in cases.items():
         line = lines[refs[name]]

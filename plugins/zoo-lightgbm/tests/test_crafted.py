@@ -11,8 +11,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,20 +20,10 @@ from zoo_lightgbm.models import LightGBMClassifierModel, LightGBMRegressorModel
 from zoo_lightgbm.validate import check_model_text
 
 from zoo import IntegrityError, Registry
+from zoo.testing import load_in_subprocess
 
-LOAD_ALL = """
-import sys
-import numpy as np, pandas as pd
-from zoo import Registry, ZooError
-with Registry(sys.argv[1]) as reg:
-    for ref in sys.argv[2:]:
-        try:
-            model = reg.load(ref, observed=False)
-            model.predict(pd.DataFrame(np.zeros((3, 3)), columns=list("abc")))
-            print("LOADED", ref, flush=True)
-        except ZooError as exc:
-            print("REFUSED", ref, str(exc).replace(chr(10), "<newline>"), flush=True)
-"""
+#: Rows every loaded version scores.
+ROWS = pd.DataFrame(np.zeros((3, 3)), columns=list("abc"))
 
 
 def fitted(cls=LightGBMClassifierModel):
@@ -94,10 +82,7 @@ def test_crafted_model_text_is_refused_in_one_line_without_crashing(registry_pat
     with Registry(registry_path) as registry:
         refs = {name: register_text(registry, name, make()) for name, (make, _) in CASES.items()}
         refs["good"] = register_text(registry, "good", text())
-    proc = subprocess.run([sys.executable, "-c", LOAD_ALL, str(registry_path), *refs.values()],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, f"loading crashed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    lines = {line.split()[1]: line for line in proc.stdout.splitlines()}
+    lines = load_in_subprocess(registry_path, refs.values(), ROWS)
     assert lines[refs["good"]].startswith("LOADED"), lines[refs["good"]]
     for name, (_, problem) in CASES.items():
         line = lines[refs[name]]
@@ -129,10 +114,8 @@ def test_a_leaf_reached_twice_is_refused():
 
 # --- native categorical splits (decision_type bit 0) -------------------------------------
 
-#: Like LOAD_ALL, on rows whose column "c" holds training levels.
-LOAD_CATEGORICAL = LOAD_ALL.replace(
-    'pd.DataFrame(np.zeros((3, 3)), columns=list("abc"))',
-    'pd.DataFrame({"a": [0.0, 1.0, -1.0], "b": [0.5, 0.0, 2.0], "c": ["l1", "l7", "l30"]})')
+#: Rows to score, whose column "c" holds training levels.
+CATEGORICAL_ROWS = pd.DataFrame({"a": [0.0, 1.0, -1.0], "b": [0.5, 0.0, 2.0], "c": ["l1", "l7", "l30"]})
 
 
 def categorical_frame() -> tuple[pd.DataFrame, pd.Series]:
@@ -218,10 +201,7 @@ def test_crafted_categorical_splits_are_refused_in_one_line_without_crashing(reg
         refs["good"] = register_categorical(registry, "good", source)
         refs["notrailer"] = register_categorical(registry, "notrailer",
                                                  source[:source.index("pandas_categorical:")])
-    proc = subprocess.run([sys.executable, "-c", LOAD_CATEGORICAL, str(registry_path), *refs.values()],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, f"loading crashed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    lines = {line.split()[1]: line for line in proc.stdout.splitlines()}
+    lines = load_in_subprocess(registry_path, refs.values(), CATEGORICAL_ROWS)
     for good in ("good", "notrailer"):
         assert lines[refs[good]].startswith("LOADED"), lines[refs[good]]
     for name, (_, problem) in cases.items():

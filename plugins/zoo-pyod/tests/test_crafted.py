@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -19,20 +17,10 @@ import pytest
 from zoo_pyod.detectors import HBOSDetector, IForestDetector, KNNDetector
 
 from zoo import IntegrityError, Registry
+from zoo.testing import load_in_subprocess
 
-LOAD_ALL = """
-import sys
-import numpy as np, pandas as pd
-from zoo import Registry, ZooError
-with Registry(sys.argv[1]) as reg:
-    for ref in sys.argv[2:]:
-        try:
-            model = reg.load(ref, observed=False)
-            model.predict(pd.DataFrame(np.zeros((3, 3)), columns=list("abc")))
-            print("LOADED", ref, flush=True)
-        except ZooError as exc:
-            print("REFUSED", ref, str(exc).replace(chr(10), "<newline>"), flush=True)
-"""
+#: Rows every loaded detector scores.
+ROWS = pd.DataFrame(np.zeros((3, 3)), columns=list("abc"))
 
 
 def train() -> pd.DataFrame:
@@ -101,10 +89,7 @@ def test_crafted_detectors_are_refused_in_one_line_before_refitting(registry_pat
         refs = {name: register_bytes(registry, name, detector, data)
                 for name, (detector, data, _) in cases.items()}
         refs["good"] = register_bytes(registry, "good", forest, npz(saved(forest)))
-    proc = subprocess.run([sys.executable, "-c", LOAD_ALL, str(registry_path), *refs.values()],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, f"loading crashed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    lines = {line.split()[1]: line for line in proc.stdout.splitlines()}
+    lines = load_in_subprocess(registry_path, refs.values(), ROWS, timeout=60)
     assert lines[refs["good"]].startswith("LOADED"), lines[refs["good"]]
     for name, (_, _, problem) in cases.items():
         line = lines[refs[name]]

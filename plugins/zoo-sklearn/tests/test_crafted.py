@@ -10,9 +10,6 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,21 +23,10 @@ from zoo_sklearn.models import (
 from zoo_sklearn.validate import check_archive, check_estimator
 
 from zoo import IntegrityError, Registry
+from zoo.testing import load_in_subprocess
 
-#: Loads each ref given on the command line and scores it; prints one line per ref.
-LOAD_ALL = """
-import sys
-import numpy as np, pandas as pd
-from zoo import Registry, ZooError
-with Registry(sys.argv[1]) as reg:
-    for ref in sys.argv[2:]:
-        try:
-            model = reg.load(ref, observed=False)
-            model.predict(pd.DataFrame(np.zeros((3, 4)), columns=list("abcd")))
-            print("LOADED", ref, flush=True)
-        except ZooError as exc:
-            print("REFUSED", ref, str(exc).replace(chr(10), "<newline>"), flush=True)
-"""
+#: Rows every loaded version scores.
+ROWS = pd.DataFrame(np.zeros((3, 4)), columns=list("abcd"))
 
 
 def frame() -> tuple[pd.DataFrame, pd.Series]:
@@ -61,15 +47,6 @@ def forest(cls=RandomForestClassifierModel):
     return cls(n_estimators=3).fit(X, y)
 
 
-def load_all(registry_path: Path, refs: list[str]) -> dict[str, str]:
-    proc = subprocess.run([sys.executable, "-c", LOAD_ALL, str(registry_path), *refs],
-                          capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, f"loading crashed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    lines = {line.split()[1]: line for line in proc.stdout.splitlines()}
-    assert set(lines) == set(refs), proc.stdout
-    return lines
-
-
 def test_crafted_trees_are_refused_in_one_line_without_crashing_or_hanging(registry_path):
     edits = {
         "child": lambda t: t.children_left.__setitem__(0, 50_000_000),
@@ -87,7 +64,7 @@ def test_crafted_trees_are_refused_in_one_line_without_crashing_or_hanging(regis
         refs["hgb"] = register_bytes(registry, "hgb", hgb, hgb.estimator_)
         refs["good"] = register_bytes(registry, "good", forest(RandomForestRegressorModel),
                                       forest(RandomForestRegressorModel).estimator_)
-    lines = load_all(registry_path, list(refs.values()))
+    lines = load_in_subprocess(registry_path, refs.values(), ROWS, timeout=180)
     assert lines[refs["good"]].startswith("LOADED")
     expected = {"child": "tree 2 node 0 points at left child 50000000",
                 "selfloop": "tree 2 node 0 points at left child 0",
@@ -143,11 +120,9 @@ def test_a_node_reached_from_two_parents_is_refused():
 
 # --- category columns: zoo's encoder pipeline and native categorical splits --------------
 
-#: Like LOAD_ALL, on rows of ``categorical_frame``'s columns ("c" holds training levels).
-LOAD_CATEGORICAL = LOAD_ALL.replace(
-    'pd.DataFrame(np.zeros((3, 4)), columns=list("abcd"))',
-    'pd.DataFrame({"a": [0.0, 1.0, -1.0], "b": [0.5, 0.0, 2.0], "c": ["l1", "l4", "l9"], '
-    '"d": [1.0, 2.0, 3.0]})')
+#: Rows to score, in ``categorical_frame``'s columns ("c" holds training levels).
+CATEGORICAL_ROWS = pd.DataFrame({"a": [0.0, 1.0, -1.0], "b": [0.5, 0.0, 2.0], "c": ["l1", "l4", "l9"],
+                                 "d": [1.0, 2.0, 3.0]})
 
 
 def categorical_frame() -> tuple[pd.DataFrame, pd.Series]:
@@ -264,10 +239,7 @@ def test_crafted_category_models_are_refused_in_one_line_without_crashing(regist
         refs["good"] = register_bytes(registry, "good", good, good.estimator_)
         good, _ = native_hgb()
         refs["goodhgb"] = register_bytes(registry, "goodhgb", good, good.estimator_)
-    proc = subprocess.run([sys.executable, "-c", LOAD_CATEGORICAL, str(registry_path), *refs.values()],
-                          capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, f"loading crashed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    lines = {line.split()[1]: line for line in proc.stdout.splitlines()}
+    lines = load_in_subprocess(registry_path, refs.values(), CATEGORICAL_ROWS)
     assert lines[refs["good"]].startswith("LOADED"), lines[refs["good"]]
     assert lines[refs["goodhgb"]].startswith("LOADED"), lines[refs["goodhgb"]]
     for name, problem in expected.items():

@@ -12,8 +12,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import copy
 import json
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,20 +21,10 @@ from zoo_xgboost.models import XGBoostClassifierModel, XGBoostRegressorModel
 from zoo_xgboost.validate import check_model, decode
 
 from zoo import IntegrityError, Registry
+from zoo.testing import load_in_subprocess
 
-LOAD_ALL = """
-import sys
-import numpy as np, pandas as pd
-from zoo import Registry, ZooError
-with Registry(sys.argv[1]) as reg:
-    for ref in sys.argv[2:]:
-        try:
-            model = reg.load(ref, observed=False)
-            model.predict(pd.DataFrame(np.zeros((3, 3)), columns=list("abc")))
-            print("LOADED", ref, flush=True)
-        except ZooError as exc:
-            print("REFUSED", ref, str(exc).replace(chr(10), "<newline>"), flush=True)
-"""
+#: Rows every loaded version scores.
+ROWS = pd.DataFrame(np.zeros((3, 3)), columns=list("abc"))
 
 
 def fitted(cls=XGBoostClassifierModel):
@@ -101,10 +89,7 @@ def test_crafted_models_are_refused_in_one_line_without_crashing(registry_path):
     with Registry(registry_path) as registry:
         refs = {name: register_bytes(registry, name, make()) for name, (make, _) in CASES.items()}
         refs["good"] = register_bytes(registry, "good", bytes(fitted().booster_.save_raw("ubj")))
-    proc = subprocess.run([sys.executable, "-c", LOAD_ALL, str(registry_path), *refs.values()],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, f"loading crashed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    lines = {line.split()[1]: line for line in proc.stdout.splitlines()}
+    lines = load_in_subprocess(registry_path, refs.values(), ROWS)
     assert lines[refs["good"]].startswith("LOADED")
     for name, (_, problem) in CASES.items():
         line = lines[refs[name]]
@@ -138,10 +123,8 @@ def test_truncated_or_lying_ubjson_is_refused(raw):
 
 # --- native categorical splits (split_type 1) -----------------------------------------
 
-#: Like LOAD_ALL, on rows whose column "c" holds one of the training levels.
-LOAD_CATEGORICAL = LOAD_ALL.replace(
-    'pd.DataFrame(np.zeros((3, 3)), columns=list("abc"))',
-    'pd.DataFrame({"a": [0.0, 1.0, -1.0], "b": [0.5, 0.0, 2.0], "c": ["l1", "l7", "l30"]})')
+#: Rows to score, whose column "c" holds one of the training levels.
+CATEGORICAL_ROWS = pd.DataFrame({"a": [0.0, 1.0, -1.0], "b": [0.5, 0.0, 2.0], "c": ["l1", "l7", "l30"]})
 
 
 def categorical_frame() -> tuple[pd.DataFrame, pd.Series]:
@@ -247,10 +230,7 @@ def test_crafted_categorical_splits_are_refused_in_one_line_without_crashing(reg
         refs["good"] = register_categorical(
             registry, "good", bytes(fitted_categorical().booster_.save_raw("ubj")))
         refs["goodjson"] = register_categorical(registry, "goodjson", json.dumps(categorical_json()).encode())
-    proc = subprocess.run([sys.executable, "-c", LOAD_CATEGORICAL, str(registry_path), *refs.values()],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, f"loading crashed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    lines = {line.split()[1]: line for line in proc.stdout.splitlines()}
+    lines = load_in_subprocess(registry_path, refs.values(), CATEGORICAL_ROWS)
     assert lines[refs["good"]].startswith("LOADED"), lines[refs["good"]]
     assert lines[refs["goodjson"]].startswith("LOADED"), lines[refs["goodjson"]]
     for name, (_, problem) in cases.items():
