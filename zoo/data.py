@@ -597,6 +597,48 @@ def _columns_are(columns: Any, feature_names: list[str]) -> bool:
     return len(columns) == len(expected) and bool(columns.equals(expected))
 
 
+def check_npz(path: str | Path, max_arrays: int, max_array_bytes: int,
+              max_total_bytes: int | None = None) -> None:
+    """Refuse (``IntegrityError``) an ``.npz`` artifact with more than ``max_arrays`` arrays,
+    more than ``max_total_bytes`` in all, or an array header declaring more bytes than its
+    member holds or than ``max_array_bytes``: numpy allocates the declared shape before it
+    reads. A file that is no zip passes, for the format's own loader to report."""
+    import math
+    import zipfile
+
+    import numpy as np
+    from numpy.lib import format as npy
+
+    from zoo.errors import IntegrityError
+
+    def crafted(problem: str) -> IntegrityError:
+        return IntegrityError(f"crafted or corrupted model: {problem}")
+
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        return
+    with zf:
+        infos = zf.infolist()
+        total = sum(i.file_size for i in infos)
+        if len(infos) > max_arrays or (max_total_bytes is not None and total > max_total_bytes):
+            raise crafted(f"its npz holds {len(infos)} arrays declaring {total} bytes")
+        for info in infos:
+            try:
+                with zf.open(info) as f:
+                    read = {(1, 0): npy.read_array_header_1_0,
+                            (2, 0): npy.read_array_header_2_0}.get(npy.read_magic(f))
+                    if read is None:
+                        raise ValueError("unknown npy version")
+                    shape, _order, dtype = read(f)
+            except (ValueError, OSError, zipfile.BadZipFile, EOFError):
+                raise crafted(f"{info.filename[:60]} in its npz is not a numpy array") from None
+            size = math.prod(shape) * np.dtype(dtype).itemsize
+            if size > max_array_bytes or size > info.file_size:
+                raise crafted(f"{info.filename[:60]} declares shape {shape} ({size} bytes) in "
+                              f"{info.file_size} bytes")
+
+
 def fingerprint(df: Any) -> dict[str, Any]:
     """sha256 of a table's schema and values, its row count and its column types."""
     import pandas as pd

@@ -7,8 +7,6 @@ the declared shape), and ``n_permutations`` / ``max_rows`` size every later chec
 
 from __future__ import annotations
 
-import math
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,32 +28,9 @@ def crafted(problem: str) -> IntegrityError:
 
 def check_archive(path: str | Path) -> None:
     """Refuse an npz with too many arrays or whose array headers declare too many bytes."""
-    import numpy as np
-    from numpy.lib import format as npy
+    from zoo.data import check_npz
 
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
-        return  # np.load reports it as not a drift test file
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_MEMBERS or sum(i.file_size for i in infos) > MAX_TOTAL_BYTES:
-            raise crafted(f"its npz holds {len(infos)} arrays declaring "
-                          f"{sum(i.file_size for i in infos)} bytes")
-        for info in infos:
-            try:
-                with zf.open(info) as f:
-                    read = {(1, 0): npy.read_array_header_1_0,
-                            (2, 0): npy.read_array_header_2_0}.get(npy.read_magic(f))
-                    if read is None:
-                        raise ValueError("unknown npy version")
-                    shape, _order, dtype = read(f)
-            except (ValueError, OSError, zipfile.BadZipFile, EOFError):
-                raise crafted(f"{info.filename[:60]} in its npz is not a numpy array") from None
-            size = math.prod(shape) * np.dtype(dtype).itemsize
-            if size > MAX_ARRAY_BYTES or size > info.file_size:
-                raise crafted(f"{info.filename[:60]} declares shape {shape} ({size} bytes) in "
-                              f"{info.file_size} bytes")
+    check_npz(path, MAX_MEMBERS, MAX_ARRAY_BYTES, MAX_TOTAL_BYTES)
 
 
 def check_params(component: str, params: Any) -> None:

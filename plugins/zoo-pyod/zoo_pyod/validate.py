@@ -10,7 +10,6 @@ parameter that sizes the refit and checks the arrays agree with the header.
 from __future__ import annotations
 
 import math
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -43,31 +42,11 @@ def crafted(problem: str) -> IntegrityError:
 
 
 def check_archive(path: str | Path) -> None:
-    """Refuse an npz whose arrays declare shapes larger than their bytes or the bounds."""
-    import numpy as np
-    from numpy.lib import format as npy
+    """Refuse an npz whose arrays declare shapes larger than their bytes or the bounds (a
+    detector saves 3 arrays)."""
+    from zoo.data import check_npz
 
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
-        return  # np.load reports it as not a detector file
-    with zf:
-        if len(zf.infolist()) > 16:
-            raise crafted(f"{len(zf.infolist())} arrays in its npz (a detector saves 3)")
-        for info in zf.infolist():
-            try:
-                with zf.open(info) as f:
-                    read = {(1, 0): npy.read_array_header_1_0,
-                            (2, 0): npy.read_array_header_2_0}.get(npy.read_magic(f))
-                    if read is None:
-                        raise ValueError("unknown npy version")
-                    shape, _order, dtype = read(f)
-            except (ValueError, OSError, zipfile.BadZipFile, EOFError):
-                raise crafted(f"{info.filename} in its npz is not a numpy array") from None
-            size = math.prod(shape) * np.dtype(dtype).itemsize
-            if size > MAX_ARRAY_BYTES or size > info.file_size:
-                raise crafted(f"{info.filename} declares shape {shape} ({size} bytes) in "
-                              f"{info.file_size} bytes")
+    check_npz(path, 16, MAX_ARRAY_BYTES)
 
 
 def check_detector(component: str, header: dict[str, Any], X_train: Any, scores: Any) -> None:
